@@ -1,0 +1,100 @@
+--- The `cqlua` command: runs a script (or `-e` code) as the main coroutine.
+-- @module cql.runner
+local runner = {}
+
+local USAGE = [=[
+usage: cqlua [options] [script [args...]]
+  -e CODE       run CODE (may be repeated; runs before the script)
+  -v, --version print the version and exit
+  -h, --help    print this help and exit
+  -             read the script from standard input]=]
+
+local function fail(msg)
+  io.stderr:write("cqlua: ", msg, "\n")
+  return 2
+end
+
+--- Parses argv (argv[0] is the program) into chunks to run and the script's args.
+local function parse(argv)
+  local opts = { chunks = {} }
+  local i = 1
+  while argv[i] do
+    local a = argv[i]
+    if a == "-e" then
+      if not argv[i + 1] then return nil, "-e needs an argument" end
+      opts.chunks[#opts.chunks + 1] = { code = argv[i + 1], name = "=(command line)" }
+      i = i + 2
+    elseif a == "-v" or a == "--version" then
+      opts.version = true
+      i = i + 1
+    elseif a == "-h" or a == "--help" then
+      opts.help = true
+      i = i + 1
+    elseif a == "--" then
+      i = i + 1
+      break
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      return nil, "unknown option " .. a .. "\n" .. USAGE
+    else
+      break
+    end
+  end
+  opts.script = argv[i]
+  opts.script_index = i
+  return opts
+end
+
+--- Runs `fn` as a coroutine and reports an uncaught error with a traceback
+-- taken inside the coroutine (where the error happened).
+local function run_main(fn, ...)
+  local co = coroutine.create(fn)
+  local ok, err = coroutine.resume(co, ...)
+  if not ok then
+    io.stderr:write("cqlua: ", debug.traceback(co, tostring(err)), "\n")
+    return 1
+  end
+  if coroutine.status(co) ~= "dead" then
+    io.stderr:write("cqlua: the script yielded outside of a driver call\n")
+    return 1
+  end
+  return 0
+end
+
+--- Entry point called by the C runner with its argv.
+function runner.main(argv)
+  local opts, err = parse(argv)
+  if not opts then return fail(err) end
+  if opts.help then
+    print(USAGE)
+    return 0
+  end
+  if opts.version then
+    print("cqlua " .. require("cql").version)
+    return 0
+  end
+  -- The global `arg` as the standalone lua interpreter sets it.
+  local script_arg = { [-1] = argv[0] }
+  for k = opts.script_index, #argv do script_arg[k - opts.script_index] = argv[k] end
+  _G.arg = script_arg
+
+  for _, chunk in ipairs(opts.chunks) do
+    local fn, perr = loadstring(chunk.code, chunk.name)
+    if not fn then return fail(perr) end
+    local rc = run_main(fn)
+    if rc ~= 0 then return rc end
+  end
+  if opts.script then
+    local fn, perr
+    if opts.script == "-" then
+      fn, perr = loadstring(io.read("*a"), "=stdin")
+    else
+      fn, perr = loadfile(opts.script)
+    end
+    if not fn then return fail(perr) end
+    return run_main(fn, unpack(script_arg, 1, #script_arg))
+  end
+  if #opts.chunks == 0 then print(USAGE) end
+  return 0
+end
+
+return runner

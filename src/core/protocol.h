@@ -1,0 +1,123 @@
+/* Constants of the CQL native protocol (v3, v4, v5), named as the specs in
+ * ../shared/specs name them. Values only; no code. */
+#ifndef CQ_PROTOCOL_H
+#define CQ_PROTOCOL_H
+
+enum {
+  CQ_PROTOCOL_V3 = 3,
+  CQ_PROTOCOL_V4 = 4,
+  CQ_PROTOCOL_V5 = 5,
+  CQ_PROTOCOL_MIN = CQ_PROTOCOL_V3,
+  CQ_PROTOCOL_MAX = CQ_PROTOCOL_V5,
+  CQ_FRAME_HEADER_SIZE = 9,
+  CQ_MAX_STREAMS = 32768,
+  CQ_VERSION_RESPONSE_BIT = 0x80
+};
+
+/* Frame header flags (spec section 2.2). */
+enum {
+  CQ_FLAG_COMPRESSION = 0x01,
+  CQ_FLAG_TRACING = 0x02,
+  CQ_FLAG_CUSTOM_PAYLOAD = 0x04,
+  CQ_FLAG_WARNING = 0x08,
+  CQ_FLAG_USE_BETA = 0x10
+};
+
+/* Opcodes (section 2.4). */
+typedef enum cq_opcode {
+  CQ_OP_ERROR = 0x00,
+  CQ_OP_STARTUP = 0x01,
+  CQ_OP_READY = 0x02,
+  CQ_OP_AUTHENTICATE = 0x03,
+  CQ_OP_OPTIONS = 0x05,
+  CQ_OP_SUPPORTED = 0x06,
+  CQ_OP_QUERY = 0x07,
+  CQ_OP_RESULT = 0x08,
+  CQ_OP_PREPARE = 0x09,
+  CQ_OP_EXECUTE = 0x0A,
+  CQ_OP_REGISTER = 0x0B,
+  CQ_OP_EVENT = 0x0C,
+  CQ_OP_BATCH = 0x0D,
+  CQ_OP_AUTH_CHALLENGE = 0x0E,
+  CQ_OP_AUTH_RESPONSE = 0x0F,
+  CQ_OP_AUTH_SUCCESS = 0x10
+} cq_opcode;
+
+/* Consistency levels (section 3). */
+typedef enum cq_consistency {
+  CQ_CL_ANY = 0x0000,
+  CQ_CL_ONE = 0x0001,
+  CQ_CL_TWO = 0x0002,
+  CQ_CL_THREE = 0x0003,
+  CQ_CL_QUORUM = 0x0004,
+  CQ_CL_ALL = 0x0005,
+  CQ_CL_LOCAL_QUORUM = 0x0006,
+  CQ_CL_EACH_QUORUM = 0x0007,
+  CQ_CL_SERIAL = 0x0008,
+  CQ_CL_LOCAL_SERIAL = 0x0009,
+  CQ_CL_LOCAL_ONE = 0x000A
+} cq_consistency;
+
+/* QUERY / EXECUTE parameter flags (section 4.1.4). v3/v4 send them as a
+ * [byte], v5 as an [int]. */
+enum {
+  CQ_QFLAG_VALUES = 0x0001,
+  CQ_QFLAG_SKIP_METADATA = 0x0002,
+  CQ_QFLAG_PAGE_SIZE = 0x0004,
+  CQ_QFLAG_PAGING_STATE = 0x0008,
+  CQ_QFLAG_SERIAL_CONSISTENCY = 0x0010,
+  CQ_QFLAG_DEFAULT_TIMESTAMP = 0x0020,
+  CQ_QFLAG_NAMES_FOR_VALUES = 0x0040,
+  CQ_QFLAG_WITH_KEYSPACE = 0x0080,      /* v5 */
+  CQ_QFLAG_WITH_NOW_IN_SECONDS = 0x0100 /* v5 */
+};
+
+/* RESULT kinds (section 4.2.5). */
+typedef enum cq_result_kind {
+  CQ_RESULT_VOID = 0x0001,
+  CQ_RESULT_ROWS = 0x0002,
+  CQ_RESULT_SET_KEYSPACE = 0x0003,
+  CQ_RESULT_PREPARED = 0x0004,
+  CQ_RESULT_SCHEMA_CHANGE = 0x0005
+} cq_result_kind;
+
+/* Rows metadata flags (section 4.2.5.2). */
+enum {
+  CQ_RFLAG_GLOBAL_TABLES_SPEC = 0x0001,
+  CQ_RFLAG_HAS_MORE_PAGES = 0x0002,
+  CQ_RFLAG_NO_METADATA = 0x0004,
+  CQ_RFLAG_METADATA_CHANGED = 0x0008 /* v5 */
+};
+
+/* Error codes (section 9). */
+typedef enum cq_error_code {
+  CQ_ERROR_SERVER = 0x0000,
+  CQ_ERROR_PROTOCOL = 0x000A,
+  CQ_ERROR_BAD_CREDENTIALS = 0x0100,
+  CQ_ERROR_UNAVAILABLE = 0x1000,
+  CQ_ERROR_OVERLOADED = 0x1001,
+  CQ_ERROR_IS_BOOTSTRAPPING = 0x1002,
+  CQ_ERROR_TRUNCATE = 0x1003,
+  CQ_ERROR_WRITE_TIMEOUT = 0x1100,
+  CQ_ERROR_READ_TIMEOUT = 0x1200,
+  CQ_ERROR_READ_FAILURE = 0x1300,
+  CQ_ERROR_FUNCTION_FAILURE = 0x1400,
+  CQ_ERROR_WRITE_FAILURE = 0x1500,
+  CQ_ERROR_CDC_WRITE_FAILURE = 0x1600, /* v5 */
+  CQ_ERROR_CAS_WRITE_UNKNOWN = 0x1700, /* v5 */
+  CQ_ERROR_SYNTAX = 0x2000,
+  CQ_ERROR_UNAUTHORIZED = 0x2100,
+  CQ_ERROR_INVALID = 0x2200,
+  CQ_ERROR_CONFIG = 0x2300,
+  CQ_ERROR_ALREADY_EXISTS = 0x2400,
+  CQ_ERROR_UNPREPARED = 0x2500
+} cq_error_code;
+
+/* BATCH types (section 4.1.7). */
+typedef enum cq_batch_type {
+  CQ_BATCH_LOGGED = 0,
+  CQ_BATCH_UNLOGGED = 1,
+  CQ_BATCH_COUNTER = 2
+} cq_batch_type;
+
+#endif

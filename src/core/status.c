@@ -1,0 +1,16 @@
+#include "status.h"
+
+const char *cq_status_name(int status) {
+  switch (status) {
+  case CQ_OK: return "ok";
+  case CQ_ERR_TRUNCATED: return "truncated input";
+  case CQ_ERR_MALFORMED: return "malformed input";
+  case CQ_ERR_NOMEM: return "out of memory";
+  case CQ_ERR_UNSUPPORTED: return "unsupported";
+  case CQ_ERR_CHECKSUM: return "checksum mismatch";
+  case CQ_ERR_INVALID: return "invalid argument";
+  case CQ_ERR_TOO_LARGE: return "too large";
+  case CQ_ERR_STATE: return "invalid state";
+  default: return "unknown error";
+  }
+}

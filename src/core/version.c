@@ -1,0 +1,3 @@
+#include "cqlua.h"
+
+const char *cqlua_version(void) { return CQLUA_VERSION_STRING; }
