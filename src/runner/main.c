@@ -8,7 +8,10 @@
 #include <lua.h>
 #include <lualib.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static int traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
@@ -17,12 +20,28 @@ static int traceback(lua_State *L) {
   return 1;
 }
 
-/* Appends the install-time Lua directory to package.path so an installed
- * runner finds its modules without LUA_PATH. */
-static void add_install_path(lua_State *L) {
+/* Lets the runner find its Lua modules without LUA_PATH: beside the
+ * executable as installed (<prefix>/bin -> <prefix>/share/lua/5.1, also how a
+ * rock tree is laid out), in a source checkout (build/ -> lua/), and in the
+ * directory configured at build time. Entries go after LUA_PATH's. */
+static void add_module_paths(lua_State *L) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  const char *dir = ".";
+  if (n > 0) {
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = '\0';
+      dir = exe;
+    }
+  }
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "path");
-  lua_pushfstring(L, "%s;%s/?.lua;%s/?/init.lua", lua_tostring(L, -1), CQLUA_INSTALLED_LUADIR,
+  lua_pushfstring(L,
+                  "%s;%s/../share/lua/5.1/?.lua;%s/../share/lua/5.1/?/init.lua;"
+                  "%s/../lua/?.lua;%s/../lua/?/init.lua;%s/?.lua;%s/?/init.lua",
+                  lua_tostring(L, -1), dir, dir, dir, dir, CQLUA_INSTALLED_LUADIR,
                   CQLUA_INSTALLED_LUADIR);
   lua_setfield(L, -3, "path");
   lua_pop(L, 2);
@@ -35,7 +54,7 @@ int main(int argc, char **argv) {
     return 70;
   }
   luaL_openlibs(L);
-  add_install_path(L);
+  add_module_paths(L);
   /* The binding uses ffi.C when this is set: our symbols are exported. */
   lua_pushboolean(L, 1);
   lua_setglobal(L, "_CQLUA_RUNNER");

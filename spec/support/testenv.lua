@@ -1,0 +1,59 @@
+--- Helpers shared by the specs: where things are, and running commands.
+local testenv = {}
+
+--- The repository root (specs run from it; busted's cwd).
+testenv.root = os.getenv("PWD") or "."
+
+--- Runs a shell command; returns its exit status and combined output.
+function testenv.run(cmd)
+  local f = assert(io.popen("( " .. cmd .. " ) 2>&1; echo \"__rc=$?\""))
+  local out = f:read("*a")
+  f:close()
+  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
+  return rc, (out:gsub("__rc=%d+%s*$", ""))
+end
+
+--- Quotes a string for the shell.
+function testenv.q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- Splits a comma-separated list.
+function testenv.split(s)
+  local out = {}
+  for part in (s or ""):gmatch("[^,%s]+") do out[#out + 1] = part end
+  return out
+end
+
+--- The integration cluster's addresses (CQLUA_TEST_HOSTS, default local).
+function testenv.hosts()
+  local hosts = testenv.split(os.getenv("CQLUA_TEST_HOSTS"))
+  if #hosts == 0 then hosts = { "127.0.0.1" } end
+  return hosts
+end
+
+--- Connection options for the dev probe from the test environment.
+function testenv.probe_opts(host)
+  local opts = { host = host or testenv.hosts()[1], timeout = 10,
+                 user = os.getenv("CQLUA_TEST_USER"), password = os.getenv("CQLUA_TEST_PASSWORD") }
+  local ca = os.getenv("CQLUA_TEST_TLS_CA")
+  if ca then opts.tls = { cafile = ca } end
+  return opts
+end
+
+--- A fresh temporary directory (removed by the caller with testenv.rm).
+function testenv.tmpdir()
+  local rc, out = testenv.run("mktemp -d")
+  assert(rc == 0, out)
+  return (out:gsub("%s+$", ""))
+end
+
+function testenv.rm(path)
+  assert(path:match("^/tmp/"), "refusing to remove " .. path)
+  testenv.run("rm -rf " .. testenv.q(path))
+end
+
+--- The build directory's runner binary.
+testenv.runner = os.getenv("CQLUA_RUNNER_BIN") or (testenv.root .. "/build/cqlua")
+
+return testenv

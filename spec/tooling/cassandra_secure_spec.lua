@@ -1,0 +1,70 @@
+-- scripts/cassandra up --auth --tls --udf: the options really take effect.
+-- Runs its own one-node cluster on 127.0.9.1 and removes it afterwards.
+local testenv = require "testenv"
+local probe = require "cqlprobe"
+
+local CLUSTER = "spec-secure"
+local HOST = "127.0.9.1"
+
+local function cassandra(args)
+  return testenv.run("scripts/cassandra --cluster " .. CLUSTER .. " " .. args)
+end
+
+describe("a cluster started with --auth --tls --udf", function()
+  local env = {}
+
+  setup(function()
+    local rc, out = cassandra("up --auth --tls --udf --prefix 127.0.9.")
+    assert.equal(0, rc, out)
+    local _, exports = cassandra("env")
+    for k, v in exports:gmatch("(CQLUA_[%w_]+)=(%S+)") do env[k] = v end
+  end)
+  teardown(function() cassandra("down") end)
+
+  local function connect(overrides)
+    local opts = { host = HOST, timeout = 10, user = "cassandra", password = "cassandra",
+                   tls = { cafile = env.CQLUA_TEST_TLS_CA } }
+    for k, v in pairs(overrides or {}) do opts[k] = v ~= false and v or nil end
+    return probe.connect(opts)
+  end
+
+  it("exports the credentials and the CA for the tests", function()
+    assert.equal("cassandra", env.CQLUA_TEST_USER)
+    assert.equal(HOST, env.CQLUA_TEST_HOSTS)
+    assert.truthy(env.CQLUA_TEST_TLS_CA:match("/tls/ca%.pem$"))
+  end)
+
+  it("accepts TLS verified against the generated CA with the default superuser", function()
+    local c = connect()
+    local rows = c:query("SELECT role, is_superuser FROM system_auth.roles WHERE role = 'cassandra'")
+    c:close()
+    assert.same({ { "cassandra", true } }, rows)
+  end)
+
+  it("refuses a client that trusts another CA", function()
+    assert.has_error(function() connect { tls = { cafile = env.CQLUA_TEST_TLS_OTHER_CA } } end,
+      "cqlprobe: TLS handshake with " .. HOST .. ":9042 failed: certificate verify failed")
+  end)
+
+  it("refuses plaintext on the CQL port", function()
+    assert.has_error(function() connect { tls = false } end)
+  end)
+
+  it("requires credentials and rejects a wrong password", function()
+    assert.has_error(function() connect { user = false } end,
+      "cqlprobe: " .. HOST .. ":9042 requires authentication")
+    local ok, err = pcall(connect, { password = "wrong" })
+    assert.is_false(ok)
+    assert.equal(0x0100, err.code) -- BAD_CREDENTIALS
+  end)
+
+  it("runs user-defined functions", function()
+    local c = connect()
+    c:query("CREATE KEYSPACE IF NOT EXISTS udf WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+    c:query("CREATE OR REPLACE FUNCTION udf.plus1 (x int) RETURNS NULL ON NULL INPUT RETURNS int "
+      .. "LANGUAGE java AS 'return x + 1;'")
+    local rows = c:query("SELECT udf.plus1(41) FROM system.local")
+    c:close()
+    assert.same({ { 42 } }, rows)
+  end)
+end)
