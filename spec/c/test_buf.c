@@ -11,8 +11,8 @@ TEST(writer_encodes_big_endian_and_strings) {
   cq_buf_put_u64(&b, 0x08090a0b0c0d0e0full);
   cq_buf_put_string(&b, "ab", 2);
   cq_buf_put_bytes(&b, NULL, 0);
-  static const uint8_t want[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 2, 'a', 'b',
-                                 0xff, 0xff, 0xff, 0xff};
+  static const uint8_t want[] = {1,  2,  3,  4, 5, 6,   7,   8,    9,    10,   11,  12,
+                                 13, 14, 15, 0, 2, 'a', 'b', 0xff, 0xff, 0xff, 0xff};
   CHECK_EQ(b.err, 0);
   CHECK_EQ(b.len, sizeof want);
   CHECK_MEM(b.data, want, sizeof want);
@@ -42,8 +42,8 @@ TEST(reader_stops_at_truncation_and_stays_failed) {
 }
 
 TEST(reader_value_kinds) {
-  static const uint8_t in[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 1, 7,
-                               0xff, 0xff, 0xff, 0xfd};
+  static const uint8_t in[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0,
+                               0,    0,    1,    7,    0xff, 0xff, 0xff, 0xfd};
   cq_reader r;
   cq_reader_init(&r, in, sizeof in);
   size_t n;

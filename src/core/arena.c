@@ -50,7 +50,8 @@ void *cq_arena_alloc(cq_arena *a, size_t n) {
   cq_arena_chunk *c = a->head;
   if (!c || c->size - c->used < n) {
     size_t size = a->chunk_size;
-    while (size < n) size *= 2;
+    while (size < n)
+      size *= 2;
     c = malloc(sizeof *c + size);
     if (!c) return NULL;
     c->size = size;

@@ -27,7 +27,8 @@ uint8_t *cq_buf_reserve(cq_buf *b, size_t n) {
   }
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n) cap *= 2;
+    while (cap < b->len + n)
+      cap *= 2;
     uint8_t *d = realloc(b->data, cap);
     if (!d) {
       b->err = CQ_ERR_NOMEM;

@@ -54,15 +54,15 @@ typedef enum cq_type_kind {
 typedef struct cq_type cq_type;
 struct cq_type {
   cq_type_kind kind;
-  uint8_t frozen;   /* frozen<...> / FrozenType(...) seen */
-  uint8_t reversed; /* ReversedType(...) seen (clustering DESC) */
-  uint16_t nsub;    /* list/set/vector: 1; map: 2; tuple: n; udt: n fields */
-  uint32_t dimension;        /* vector: element count */
-  const cq_type *const *sub; /* nsub element types */
+  uint8_t frozen;                 /* frozen<...> / FrozenType(...) seen */
+  uint8_t reversed;               /* ReversedType(...) seen (clustering DESC) */
+  uint16_t nsub;                  /* list/set/vector: 1; map: 2; tuple: n; udt: n fields */
+  uint32_t dimension;             /* vector: element count */
+  const cq_type *const *sub;      /* nsub element types */
   const char *const *field_names; /* udt: nsub field names */
-  const char *keyspace;      /* udt */
-  const char *name;          /* udt name */
-  const char *custom_class;  /* custom: the full class name as received */
+  const char *keyspace;           /* udt */
+  const char *name;               /* udt name */
+  const char *custom_class;       /* custom: the full class name as received */
 };
 
 #endif

@@ -5,10 +5,10 @@
  * coroutine. Keeping the logic in Lua means the runner behaves exactly like
  * the library does under plain luajit. */
 #include <lauxlib.h>
+#include <limits.h>
 #include <lua.h>
 #include <lualib.h>
 #include <stdio.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
