@@ -37,8 +37,7 @@ bench: build
 	@scripts/run-bench
 
 lint: deps
-	@luacheck lua spec scripts/lib examples bench
-	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	@scripts/run-tests lint
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
