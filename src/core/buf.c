@@ -25,7 +25,8 @@ uint8_t *cq_buf_reserve(cq_buf *b, size_t n) {
     b->err = CQ_ERR_TOO_LARGE;
     return NULL;
   }
-  if (b->len + n > b->cap) {
+  /* Allocate even for n == 0 so the returned pointer is never NULL + 0. */
+  if (!b->data || b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n)
       cap *= 2;

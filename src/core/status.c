@@ -11,6 +11,11 @@ const char *cq_status_name(int status) {
   case CQ_ERR_INVALID: return "invalid argument";
   case CQ_ERR_TOO_LARGE: return "too large";
   case CQ_ERR_STATE: return "invalid state";
+  case CQ_ERR_TIMEOUT: return "timed out";
+  case CQ_ERR_CLOSED: return "connection closed";
+  case CQ_ERR_VERSION: return "protocol version refused";
+  case CQ_ERR_SERVER: return "server error";
+  case CQ_ERR_BUSY: return "no free stream id";
   default: return "unknown error";
   }
 }

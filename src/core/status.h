@@ -12,7 +12,12 @@ typedef enum cq_status {
   CQ_ERR_CHECKSUM = -5,    /* CRC mismatch (v5 segments) */
   CQ_ERR_INVALID = -6,     /* bad argument from the caller */
   CQ_ERR_TOO_LARGE = -7,   /* a length beyond a protocol or configured limit */
-  CQ_ERR_STATE = -8        /* call not allowed in the current state */
+  CQ_ERR_STATE = -8,       /* call not allowed in the current state */
+  CQ_ERR_TIMEOUT = -9,     /* a deadline passed */
+  CQ_ERR_CLOSED = -10,     /* the connection is closed or was closed meanwhile */
+  CQ_ERR_VERSION = -11,    /* the server refused the protocol version */
+  CQ_ERR_SERVER = -12,     /* the server answered with an ERROR message */
+  CQ_ERR_BUSY = -13        /* no stream id is free on this connection */
 } cq_status;
 
 /* A short English name for a status, for messages ("truncated", ...). */
