@@ -1,5 +1,8 @@
 #include "status.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *cq_status_name(int status) {
   switch (status) {
   case CQ_OK: return "ok";
@@ -18,4 +21,14 @@ const char *cq_status_name(int status) {
   case CQ_ERR_BUSY: return "no free stream id";
   default: return "unknown error";
   }
+}
+
+int cq_errorf(char *err, size_t errcap, int status, const char *fmt, ...) {
+  if (err && errcap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
+  }
+  return status;
 }

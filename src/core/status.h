@@ -3,6 +3,8 @@
 #ifndef CQ_STATUS_H
 #define CQ_STATUS_H
 
+#include <stddef.h>
+
 typedef enum cq_status {
   CQ_OK = 0,
   CQ_ERR_TRUNCATED = -1,   /* input ended before the structure did */
@@ -22,5 +24,10 @@ typedef enum cq_status {
 
 /* A short English name for a status, for messages ("truncated", ...). */
 const char *cq_status_name(int status);
+
+/* Formats a message into err (of errcap bytes; err may be NULL) and returns
+ * status: lets a decoder report and fail in one statement. */
+int cq_errorf(char *err, size_t errcap, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -1,7 +1,6 @@
 /* The value codec: decode/encode every CQL type to/from cq_cell trees. */
 #include "value.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,18 +42,6 @@ int64_t cq_cells_push(cq_cells *c, size_t k) {
 }
 
 /* --- errors --------------------------------------------------------- */
-
-static int fail(char *err, size_t errcap, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errcap, int status, const char *fmt, ...) {
-  if (err && errcap) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
 
 /* --- vints ---------------------------------------------------------- */
 
@@ -230,8 +217,8 @@ static int dec_value(dec *d, size_t idx, const cq_type *t, size_t off, size_t le
 
 static int dec_fixed(dec *d, const cq_type *t, size_t len, size_t want) {
   if (len != want)
-    return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "%s: expected %zu bytes, got %zu", TN(t), want,
-                len);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED, "%s: expected %zu bytes, got %zu", TN(t),
+                     want, len);
   return CQ_OK;
 }
 
@@ -240,29 +227,29 @@ static int dec_fixed(dec *d, const cq_type *t, size_t len, size_t want) {
 static int dec_elem_header(dec *d, const cq_type *t, size_t *pos, size_t end, size_t *elen,
                            int *null) {
   if (end - *pos < 4)
-    return fail(d->err, d->errcap, CQ_ERR_TRUNCATED, "%s: element length truncated at byte %zu",
-                TN(t), *pos);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_TRUNCATED,
+                     "%s: element length truncated at byte %zu", TN(t), *pos);
   int32_t l = (int32_t)cq_load_u32(d->base + *pos);
   *pos += 4;
   if (l < 0) {
     if (l != -1)
-      return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "%s: invalid element length %d", TN(t),
-                  (int)l);
+      return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED, "%s: invalid element length %d", TN(t),
+                       (int)l);
     *null = 1;
     *elen = 0;
     return CQ_OK;
   }
   *null = 0;
   if ((size_t)l > end - *pos)
-    return fail(d->err, d->errcap, CQ_ERR_TRUNCATED,
-                "%s: element length %d exceeds the %zu bytes left", TN(t), (int)l, end - *pos);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_TRUNCATED,
+                     "%s: element length %d exceeds the %zu bytes left", TN(t), (int)l, end - *pos);
   *elen = (size_t)l;
   return CQ_OK;
 }
 
 static int dec_children(dec *d, size_t idx, size_t count, uint8_t kind, size_t *first) {
   int64_t f = cq_cells_push(d->c, count);
-  if (f < 0) return fail(d->err, d->errcap, (int)f, "out of memory for %zu cells", count);
+  if (f < 0) return cq_errorf(d->err, d->errcap, (int)f, "out of memory for %zu cells", count);
   cq_cell *c = &d->c->v[idx];
   c->kind = kind;
   c->off = (uint32_t)f;
@@ -275,18 +262,19 @@ static int dec_children(dec *d, size_t idx, size_t count, uint8_t kind, size_t *
 static int dec_collection(dec *d, size_t idx, const cq_type *t, size_t off, size_t len, int depth) {
   size_t end = off + len;
   if (len < 4)
-    return fail(d->err, d->errcap, CQ_ERR_TRUNCATED, "%s: element count truncated", TN(t));
+    return cq_errorf(d->err, d->errcap, CQ_ERR_TRUNCATED, "%s: element count truncated", TN(t));
   int32_t n = (int32_t)cq_load_u32(d->base + off);
   if (n < 0)
-    return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "%s: negative element count %d", TN(t),
-                (int)n);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED, "%s: negative element count %d", TN(t),
+                     (int)n);
   size_t per = t->kind == CQ_TYPE_MAP ? 2 : 1;
   size_t count = (size_t)n * per;
   /* Each element needs at least its 4-byte length: refuse counts that lie
    * before allocating anything for them. */
   if (count > (len - 4) / 4)
-    return fail(d->err, d->errcap, CQ_ERR_TRUNCATED,
-                "%s: element count %d needs more than the %zu bytes left", TN(t), (int)n, len - 4);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_TRUNCATED,
+                     "%s: element count %d needs more than the %zu bytes left", TN(t), (int)n,
+                     len - 4);
   size_t first = 0;
   uint8_t kind = t->kind == CQ_TYPE_LIST  ? CQ_CELL_LIST
                  : t->kind == CQ_TYPE_SET ? CQ_CELL_SET
@@ -305,16 +293,16 @@ static int dec_collection(dec *d, size_t idx, const cq_type *t, size_t off, size
     }
   }
   if (pos != end)
-    return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "%s: %zu bytes of trailing garbage", TN(t),
-                end - pos);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED, "%s: %zu bytes of trailing garbage",
+                     TN(t), end - pos);
   return CQ_OK;
 }
 
 /* tuple, udt: [bytes] per element; trailing elements may be absent. */
 static int dec_struct(dec *d, size_t idx, const cq_type *t, size_t off, size_t len, int depth) {
   if (t->kind == CQ_TYPE_UDT && t->nsub == 0)
-    return fail(d->err, d->errcap, CQ_ERR_INVALID, "udt %s: unresolved user type (no fields)",
-                t->name ? t->name : "?");
+    return cq_errorf(d->err, d->errcap, CQ_ERR_INVALID, "udt %s: unresolved user type (no fields)",
+                     t->name ? t->name : "?");
   size_t end = off + len, pos = off, count = 0;
   /* First pass over the headers only, to size the child range exactly. */
   while (pos < end && count < t->nsub) {
@@ -325,8 +313,9 @@ static int dec_struct(dec *d, size_t idx, const cq_type *t, size_t off, size_t l
     count++;
   }
   if (pos != end)
-    return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "%s: %zu bytes left after all %u elements",
-                TN(t), end - pos, (unsigned)t->nsub);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED,
+                     "%s: %zu bytes left after all %u elements", TN(t), end - pos,
+                     (unsigned)t->nsub);
   size_t first = 0;
   int rc =
       dec_children(d, idx, count, t->kind == CQ_TYPE_UDT ? CQ_CELL_UDT : CQ_CELL_TUPLE, &first);
@@ -350,13 +339,13 @@ static int dec_vector(dec *d, size_t idx, const cq_type *t, size_t off, size_t l
   size_t fixed = cq_vector_elem_fixed_size(et);
   if (fixed) {
     if (dim > len / fixed || dim * fixed != len)
-      return fail(d->err, d->errcap, CQ_ERR_MALFORMED,
-                  "vector<%s, %zu>: expected %zu-byte elements, got %zu bytes", TN(et), dim, fixed,
-                  len);
+      return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED,
+                       "vector<%s, %zu>: expected %zu-byte elements, got %zu bytes", TN(et), dim,
+                       fixed, len);
   } else if (dim > len) {
     /* Every variable element needs at least a one-byte length. */
-    return fail(d->err, d->errcap, CQ_ERR_TRUNCATED,
-                "vector<%s, %zu>: %zu bytes cannot hold %zu elements", TN(et), dim, len, dim);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_TRUNCATED,
+                     "vector<%s, %zu>: %zu bytes cannot hold %zu elements", TN(et), dim, len, dim);
   }
   size_t first = 0;
   int rc = dec_children(d, idx, dim, CQ_CELL_VECTOR, &first);
@@ -368,20 +357,21 @@ static int dec_vector(dec *d, size_t idx, const cq_type *t, size_t off, size_t l
       uint64_t v;
       size_t k = cq_uvint_get(d->base + pos, end - pos, &v);
       if (k == 0)
-        return fail(d->err, d->errcap, CQ_ERR_TRUNCATED, "vector: element %zu length truncated", i);
+        return cq_errorf(d->err, d->errcap, CQ_ERR_TRUNCATED,
+                         "vector: element %zu length truncated", i);
       pos += k;
       if (v > end - pos)
-        return fail(d->err, d->errcap, CQ_ERR_TRUNCATED,
-                    "vector: element %zu length %llu exceeds the %zu bytes left", i,
-                    (unsigned long long)v, end - pos);
+        return cq_errorf(d->err, d->errcap, CQ_ERR_TRUNCATED,
+                         "vector: element %zu length %llu exceeds the %zu bytes left", i,
+                         (unsigned long long)v, end - pos);
       elen = (size_t)v;
     }
     if ((rc = dec_value(d, first + i, et, pos, elen, depth + 1)) < 0) return rc;
     pos += elen;
   }
   if (pos != end)
-    return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "vector: %zu bytes of trailing garbage",
-                end - pos);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED, "vector: %zu bytes of trailing garbage",
+                     end - pos);
   return CQ_OK;
 }
 
@@ -391,19 +381,19 @@ static int dec_duration(dec *d, cq_cell *c, const uint8_t *p, size_t len) {
   for (int i = 0; i < 3; i++) {
     uint64_t v;
     size_t k = cq_uvint_get(p + pos, len - pos, &v);
-    if (k == 0) return fail(d->err, d->errcap, CQ_ERR_TRUNCATED, "duration: truncated vint");
+    if (k == 0) return cq_errorf(d->err, d->errcap, CQ_ERR_TRUNCATED, "duration: truncated vint");
     pos += k;
     f[i] = unzigzag(v);
   }
   if (pos != len)
-    return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "duration: %zu bytes of trailing garbage",
-                len - pos);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED, "duration: %zu bytes of trailing garbage",
+                     len - pos);
   if (f[0] < INT32_MIN || f[0] > INT32_MAX || f[1] < INT32_MIN || f[1] > INT32_MAX)
-    return fail(d->err, d->errcap, CQ_ERR_MALFORMED,
-                "duration: months or days out of 32-bit range");
+    return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED,
+                     "duration: months or days out of 32-bit range");
   if ((f[0] < 0 || f[1] < 0 || f[2] < 0) && (f[0] > 0 || f[1] > 0 || f[2] > 0))
-    return fail(d->err, d->errcap, CQ_ERR_MALFORMED,
-                "duration: months, days and nanoseconds must share one sign");
+    return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED,
+                     "duration: months, days and nanoseconds must share one sign");
   c->kind = CQ_CELL_DURATION;
   c->a = (int32_t)f[0];
   c->b = (int32_t)f[1];
@@ -413,24 +403,24 @@ static int dec_duration(dec *d, cq_cell *c, const uint8_t *p, size_t len) {
 
 static int dec_value(dec *d, size_t idx, const cq_type *t, size_t off, size_t len, int depth) {
   if (depth > CQ_VALUE_MAX_DEPTH)
-    return fail(d->err, d->errcap, CQ_ERR_TOO_LARGE, "type nested deeper than %d",
-                CQ_VALUE_MAX_DEPTH);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_TOO_LARGE, "type nested deeper than %d",
+                     CQ_VALUE_MAX_DEPTH);
   if (!shape_ok(t))
-    return fail(d->err, d->errcap, CQ_ERR_INVALID, "%s: malformed type description",
-                t ? TN(t) : "(null)");
+    return cq_errorf(d->err, d->errcap, CQ_ERR_INVALID, "%s: malformed type description",
+                     t ? TN(t) : "(null)");
   if (off > UINT32_MAX || len > UINT32_MAX - off)
-    return fail(d->err, d->errcap, CQ_ERR_TOO_LARGE, "%s: value beyond 4 GiB", TN(t));
+    return cq_errorf(d->err, d->errcap, CQ_ERR_TOO_LARGE, "%s: value beyond 4 GiB", TN(t));
   const uint8_t *p = d->base + off;
   cq_cell *c = &d->c->v[idx];
   int rc;
   switch (t->kind) {
   case CQ_TYPE_VARCHAR:
     if (!utf8_valid(p, len))
-      return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "text: invalid UTF-8");
+      return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED, "text: invalid UTF-8");
     goto bytes;
   case CQ_TYPE_ASCII:
     if (!ascii_valid(p, len))
-      return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "ascii: byte outside 0..127");
+      return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED, "ascii: byte outside 0..127");
     goto bytes;
   case CQ_TYPE_BLOB:
   case CQ_TYPE_CUSTOM:
@@ -500,8 +490,8 @@ static int dec_value(dec *d, size_t idx, const cq_type *t, size_t off, size_t le
     if ((rc = dec_fixed(d, t, len, 8)) < 0) return rc;
     int64_t v = (int64_t)cq_load_u64(p);
     if (v < 0 || v > TIME_MAX_NANOS)
-      return fail(d->err, d->errcap, CQ_ERR_MALFORMED,
-                  "time: %lld nanoseconds is outside 0..86399999999999", (long long)v);
+      return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED,
+                       "time: %lld nanoseconds is outside 0..86399999999999", (long long)v);
     c->kind = CQ_CELL_TIME;
     c->i = v;
     return CQ_OK;
@@ -510,13 +500,13 @@ static int dec_value(dec *d, size_t idx, const cq_type *t, size_t off, size_t le
   case CQ_TYPE_TIMEUUID:
     if ((rc = dec_fixed(d, t, len, 16)) < 0) return rc;
     if (t->kind == CQ_TYPE_TIMEUUID && (p[6] >> 4) != 1)
-      return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "timeuuid: version %d, expected 1",
-                  p[6] >> 4);
+      return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED, "timeuuid: version %d, expected 1",
+                       p[6] >> 4);
     goto bytes;
   case CQ_TYPE_INET:
     if (len != 4 && len != 16)
-      return fail(d->err, d->errcap, CQ_ERR_MALFORMED, "inet: expected 4 or 16 bytes, got %zu",
-                  len);
+      return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED, "inet: expected 4 or 16 bytes, got %zu",
+                       len);
     goto bytes;
   case CQ_TYPE_VARINT: {
     int64_t v;
@@ -531,8 +521,8 @@ static int dec_value(dec *d, size_t idx, const cq_type *t, size_t off, size_t le
   }
   case CQ_TYPE_DECIMAL:
     if (len < 5)
-      return fail(d->err, d->errcap, CQ_ERR_MALFORMED,
-                  "decimal: expected a 4-byte scale and at least 1 byte, got %zu bytes", len);
+      return cq_errorf(d->err, d->errcap, CQ_ERR_MALFORMED,
+                       "decimal: expected a 4-byte scale and at least 1 byte, got %zu bytes", len);
     c->kind = CQ_CELL_DECIMAL;
     c->a = (int32_t)cq_load_u32(p);
     c->off = (uint32_t)(off + 4);
@@ -546,18 +536,18 @@ static int dec_value(dec *d, size_t idx, const cq_type *t, size_t off, size_t le
   case CQ_TYPE_UDT: return dec_struct(d, idx, t, off, len, depth);
   case CQ_TYPE_VECTOR: return dec_vector(d, idx, t, off, len, depth);
   default:
-    return fail(d->err, d->errcap, CQ_ERR_UNSUPPORTED, "unknown type kind 0x%04x",
-                (unsigned)t->kind);
+    return cq_errorf(d->err, d->errcap, CQ_ERR_UNSUPPORTED, "unknown type kind 0x%04x",
+                     (unsigned)t->kind);
   }
 }
 
 int cq_value_decode_at(cq_cells *cells, size_t idx, const cq_type *t, const uint8_t *base,
                        size_t off, size_t len, char *err, size_t errcap) {
-  if (idx >= cells->n) return fail(err, errcap, CQ_ERR_INVALID, "cell index out of range");
+  if (idx >= cells->n) return cq_errorf(err, errcap, CQ_ERR_INVALID, "cell index out of range");
   if (!base) {
     /* Only an empty value may come without bytes; NULL + 0 is still UB. */
     static const uint8_t none[1] = {0};
-    if (off || len) return fail(err, errcap, CQ_ERR_INVALID, "no source bytes");
+    if (off || len) return cq_errorf(err, errcap, CQ_ERR_INVALID, "no source bytes");
     base = none;
   }
   dec d = {cells, base, err, errcap};
@@ -567,7 +557,7 @@ int cq_value_decode_at(cq_cells *cells, size_t idx, const cq_type *t, const uint
 int cq_value_decode(cq_cells *cells, const cq_type *t, const uint8_t *p, int64_t len, size_t *root,
                     char *err, size_t errcap) {
   int64_t r = cq_cells_push(cells, 1);
-  if (r < 0) return fail(err, errcap, (int)r, "out of memory");
+  if (r < 0) return cq_errorf(err, errcap, (int)r, "out of memory");
   *root = (size_t)r;
   if (len < 0) return CQ_OK; /* null */
   return cq_value_decode_at(cells, (size_t)r, t, p, 0, (size_t)len, err, errcap);
@@ -593,8 +583,8 @@ static const char *cell_kind_name(unsigned k) {
 }
 
 static int mismatch(enc *e, const cq_type *t, const cq_cell *c, const char *want) {
-  return fail(e->err, e->errcap, CQ_ERR_INVALID, "%s: expected %s, got %s", TN(t), want,
-              cell_kind_name(c->kind));
+  return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "%s: expected %s, got %s", TN(t), want,
+                   cell_kind_name(c->kind));
 }
 
 static int enc_body(enc *e, const cq_type *t, size_t idx, int depth);
@@ -602,48 +592,49 @@ static int enc_body(enc *e, const cq_type *t, size_t idx, int depth);
 /* Byte range of a byte-like cell, bounds-checked against the caller's buffer. */
 static int cell_bytes(enc *e, const cq_type *t, const cq_cell *c, const uint8_t **p) {
   if (c->off > e->bytes_len || c->len > e->bytes_len - c->off)
-    return fail(e->err, e->errcap, CQ_ERR_INVALID,
-                "%s: byte range %u+%u is outside the %zu-byte buffer", TN(t), (unsigned)c->off,
-                (unsigned)c->len, e->bytes_len);
+    return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID,
+                     "%s: byte range %u+%u is outside the %zu-byte buffer", TN(t), (unsigned)c->off,
+                     (unsigned)c->len, e->bytes_len);
   *p = e->bytes ? e->bytes + c->off : (const uint8_t *)"";
   return CQ_OK;
 }
 
 static int int_range(enc *e, const cq_type *t, int64_t v, int64_t lo, int64_t hi) {
   if (v < lo || v > hi)
-    return fail(e->err, e->errcap, CQ_ERR_INVALID, "%s: %lld is out of range %lld..%lld", TN(t),
-                (long long)v, (long long)lo, (long long)hi);
+    return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "%s: %lld is out of range %lld..%lld",
+                     TN(t), (long long)v, (long long)lo, (long long)hi);
   return CQ_OK;
 }
 
 /* Writes element idx as [bytes] (i32 length + body, or -1 for null). */
 static int enc_elem(enc *e, const cq_type *t, size_t idx, int depth) {
   if (idx >= e->ncells)
-    return fail(e->err, e->errcap, CQ_ERR_INVALID, "%s: child cell %zu out of range", TN(t), idx);
+    return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "%s: child cell %zu out of range", TN(t),
+                     idx);
   const cq_cell *c = &e->cells[idx];
   if (c->kind == CQ_CELL_NULL) {
     cq_buf_put_u32(e->out, 0xFFFFFFFFu);
     return CQ_OK;
   }
   if (c->kind == CQ_CELL_UNSET)
-    return fail(e->err, e->errcap, CQ_ERR_INVALID, "%s: unset is only legal at the top level",
-                TN(t));
+    return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "%s: unset is only legal at the top level",
+                     TN(t));
   size_t at = e->out->len;
   cq_buf_put_u32(e->out, 0);
   int rc = enc_body(e, t, idx, depth);
   if (rc < 0) return rc;
-  if (e->out->err) return fail(e->err, e->errcap, e->out->err, "output buffer failure");
+  if (e->out->err) return cq_errorf(e->err, e->errcap, e->out->err, "output buffer failure");
   size_t n = e->out->len - at - 4;
   if (n > INT32_MAX)
-    return fail(e->err, e->errcap, CQ_ERR_TOO_LARGE, "%s: element over 2 GiB", TN(t));
+    return cq_errorf(e->err, e->errcap, CQ_ERR_TOO_LARGE, "%s: element over 2 GiB", TN(t));
   cq_buf_patch_u32(e->out, at, (uint32_t)n);
   return CQ_OK;
 }
 
 static int children(enc *e, const cq_type *t, const cq_cell *c) {
   if (c->off > e->ncells || c->len > e->ncells - c->off)
-    return fail(e->err, e->errcap, CQ_ERR_INVALID, "%s: child range %u+%u outside %zu cells", TN(t),
-                (unsigned)c->off, (unsigned)c->len, e->ncells);
+    return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "%s: child range %u+%u outside %zu cells",
+                     TN(t), (unsigned)c->off, (unsigned)c->len, e->ncells);
   return CQ_OK;
 }
 
@@ -651,8 +642,8 @@ static int enc_vector(enc *e, const cq_type *t, const cq_cell *c, int depth) {
   int rc;
   if ((rc = children(e, t, c)) < 0) return rc;
   if (c->len != t->dimension)
-    return fail(e->err, e->errcap, CQ_ERR_INVALID, "vector: expected %u elements, got %u",
-                (unsigned)t->dimension, (unsigned)c->len);
+    return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "vector: expected %u elements, got %u",
+                     (unsigned)t->dimension, (unsigned)c->len);
   const cq_type *et = t->sub[0];
   size_t fixed = cq_vector_elem_fixed_size(et);
   size_t first = c->off, n = c->len;
@@ -660,16 +651,16 @@ static int enc_vector(enc *e, const cq_type *t, const cq_cell *c, int depth) {
     const cq_cell *ec = &e->cells[first + i];
     if (ec->kind == CQ_CELL_NULL || ec->kind == CQ_CELL_UNSET ||
         (fixed && ec->kind == CQ_CELL_EMPTY))
-      return fail(e->err, e->errcap, CQ_ERR_INVALID, "vector: element %zu may not be %s", i,
-                  cell_kind_name(ec->kind));
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "vector: element %zu may not be %s", i,
+                       cell_kind_name(ec->kind));
     size_t at = e->out->len;
     if ((rc = enc_body(e, et, first + i, depth + 1)) < 0) return rc;
-    if (e->out->err) return fail(e->err, e->errcap, e->out->err, "output buffer failure");
+    if (e->out->err) return cq_errorf(e->err, e->errcap, e->out->err, "output buffer failure");
     size_t len = e->out->len - at;
     if (fixed) {
       if (len != fixed)
-        return fail(e->err, e->errcap, CQ_ERR_INVALID, "vector: element %zu is %zu bytes, not %zu",
-                    i, len, fixed);
+        return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID,
+                         "vector: element %zu is %zu bytes, not %zu", i, len, fixed);
       continue;
     }
     /* Variable elements are prefixed by an unsigned vint length known only
@@ -677,7 +668,7 @@ static int enc_vector(enc *e, const cq_type *t, const cq_cell *c, int depth) {
     uint8_t v[9];
     size_t k = cq_uvint_put(v, len);
     if (!cq_buf_reserve(e->out, k))
-      return fail(e->err, e->errcap, e->out->err, "output buffer failure");
+      return cq_errorf(e->err, e->errcap, e->out->err, "output buffer failure");
     memmove(e->out->data + at + k, e->out->data + at, len);
     memcpy(e->out->data + at, v, k);
     e->out->len += k;
@@ -687,21 +678,21 @@ static int enc_vector(enc *e, const cq_type *t, const cq_cell *c, int depth) {
 
 static int enc_body(enc *e, const cq_type *t, size_t idx, int depth) {
   if (depth > CQ_VALUE_MAX_DEPTH)
-    return fail(e->err, e->errcap, CQ_ERR_TOO_LARGE, "type nested deeper than %d",
-                CQ_VALUE_MAX_DEPTH);
+    return cq_errorf(e->err, e->errcap, CQ_ERR_TOO_LARGE, "type nested deeper than %d",
+                     CQ_VALUE_MAX_DEPTH);
   if (!shape_ok(t))
-    return fail(e->err, e->errcap, CQ_ERR_INVALID, "%s: malformed type description",
-                t ? TN(t) : "(null)");
+    return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "%s: malformed type description",
+                     t ? TN(t) : "(null)");
   if (idx >= e->ncells)
-    return fail(e->err, e->errcap, CQ_ERR_INVALID, "%s: cell %zu out of range", TN(t), idx);
+    return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "%s: cell %zu out of range", TN(t), idx);
   const cq_cell *c = &e->cells[idx];
   cq_buf *o = e->out;
   const uint8_t *p = NULL;
   int rc;
   if (c->kind == CQ_CELL_EMPTY) return CQ_OK; /* zero-length body */
   if (c->kind == CQ_CELL_NULL || c->kind == CQ_CELL_UNSET)
-    return fail(e->err, e->errcap, CQ_ERR_INVALID, "%s: a %s has no body", TN(t),
-                cell_kind_name(c->kind));
+    return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "%s: a %s has no body", TN(t),
+                     cell_kind_name(c->kind));
   switch (t->kind) {
   case CQ_TYPE_BIGINT:
   case CQ_TYPE_COUNTER:
@@ -757,8 +748,8 @@ static int enc_body(enc *e, const cq_type *t, size_t idx, int depth) {
   case CQ_TYPE_DURATION: {
     if (c->kind != CQ_CELL_DURATION) return mismatch(e, t, c, "duration");
     if ((c->a < 0 || c->b < 0 || c->i < 0) && (c->a > 0 || c->b > 0 || c->i > 0))
-      return fail(e->err, e->errcap, CQ_ERR_INVALID,
-                  "duration: months, days and nanoseconds must share one sign");
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID,
+                       "duration: months, days and nanoseconds must share one sign");
     uint8_t v[27];
     size_t k = cq_uvint_put(v, zigzag(c->a));
     k += cq_uvint_put(v + k, zigzag(c->b));
@@ -776,17 +767,18 @@ static int enc_body(enc *e, const cq_type *t, size_t idx, int depth) {
     if (c->kind != CQ_CELL_BYTES) return mismatch(e, t, c, "bytes");
     if ((rc = cell_bytes(e, t, c, &p)) < 0) return rc;
     if (t->kind == CQ_TYPE_VARCHAR && !utf8_valid(p, c->len))
-      return fail(e->err, e->errcap, CQ_ERR_INVALID, "text: invalid UTF-8");
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "text: invalid UTF-8");
     if (t->kind == CQ_TYPE_ASCII && !ascii_valid(p, c->len))
-      return fail(e->err, e->errcap, CQ_ERR_INVALID, "ascii: byte outside 0..127");
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "ascii: byte outside 0..127");
     if ((t->kind == CQ_TYPE_UUID || t->kind == CQ_TYPE_TIMEUUID) && c->len != 16)
-      return fail(e->err, e->errcap, CQ_ERR_INVALID, "%s: expected 16 bytes, got %u", TN(t),
-                  (unsigned)c->len);
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "%s: expected 16 bytes, got %u", TN(t),
+                       (unsigned)c->len);
     if (t->kind == CQ_TYPE_TIMEUUID && (p[6] >> 4) != 1)
-      return fail(e->err, e->errcap, CQ_ERR_INVALID, "timeuuid: version %d, expected 1", p[6] >> 4);
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "timeuuid: version %d, expected 1",
+                       p[6] >> 4);
     if (t->kind == CQ_TYPE_INET && c->len != 4 && c->len != 16)
-      return fail(e->err, e->errcap, CQ_ERR_INVALID, "inet: expected 4 or 16 bytes, got %u",
-                  (unsigned)c->len);
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "inet: expected 4 or 16 bytes, got %u",
+                       (unsigned)c->len);
     cq_buf_put(o, p, c->len);
     break;
   case CQ_TYPE_VARINT:
@@ -798,14 +790,15 @@ static int enc_body(enc *e, const cq_type *t, size_t idx, int depth) {
     if (c->kind != CQ_CELL_BYTES) return mismatch(e, t, c, "bytes or integer");
     if ((rc = cell_bytes(e, t, c, &p)) < 0) return rc;
     if (c->len == 0)
-      return fail(e->err, e->errcap, CQ_ERR_INVALID, "varint: zero bytes (use an empty value)");
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID,
+                       "varint: zero bytes (use an empty value)");
     cq_buf_put(o, p, c->len);
     break;
   case CQ_TYPE_DECIMAL:
     if (c->kind != CQ_CELL_DECIMAL) return mismatch(e, t, c, "decimal");
     if ((rc = cell_bytes(e, t, c, &p)) < 0) return rc;
     if (c->len == 0)
-      return fail(e->err, e->errcap, CQ_ERR_INVALID, "decimal: empty unscaled value");
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "decimal: empty unscaled value");
     cq_buf_put_u32(o, (uint32_t)c->a);
     cq_buf_put(o, p, c->len);
     break;
@@ -818,8 +811,8 @@ static int enc_body(enc *e, const cq_type *t, size_t idx, int depth) {
       return mismatch(e, t, c, is_map ? "map" : "list, set or vector");
     if ((rc = children(e, t, c)) < 0) return rc;
     if (is_map && (c->len & 1))
-      return fail(e->err, e->errcap, CQ_ERR_INVALID, "map: odd number of children (%u)",
-                  (unsigned)c->len);
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "map: odd number of children (%u)",
+                       (unsigned)c->len);
     size_t first = c->off, n = c->len;
     cq_buf_put_u32(o, (uint32_t)(is_map ? n / 2 : n));
     for (size_t i = 0; i < n; i++)
@@ -832,8 +825,8 @@ static int enc_body(enc *e, const cq_type *t, size_t idx, int depth) {
       return mismatch(e, t, c, "tuple or udt");
     if ((rc = children(e, t, c)) < 0) return rc;
     if (c->len > t->nsub)
-      return fail(e->err, e->errcap, CQ_ERR_INVALID, "%s: %u values for %u fields", TN(t),
-                  (unsigned)c->len, (unsigned)t->nsub);
+      return cq_errorf(e->err, e->errcap, CQ_ERR_INVALID, "%s: %u values for %u fields", TN(t),
+                       (unsigned)c->len, (unsigned)t->nsub);
     size_t first = c->off, n = c->len;
     for (size_t i = 0; i < n; i++)
       if ((rc = enc_elem(e, t->sub[i], first + i, depth + 1)) < 0) return rc;
@@ -844,10 +837,10 @@ static int enc_body(enc *e, const cq_type *t, size_t idx, int depth) {
       return mismatch(e, t, c, "vector or list");
     return enc_vector(e, t, c, depth);
   default:
-    return fail(e->err, e->errcap, CQ_ERR_UNSUPPORTED, "unknown type kind 0x%04x",
-                (unsigned)t->kind);
+    return cq_errorf(e->err, e->errcap, CQ_ERR_UNSUPPORTED, "unknown type kind 0x%04x",
+                     (unsigned)t->kind);
   }
-  if (o->err) return fail(e->err, e->errcap, o->err, "output buffer failure");
+  if (o->err) return cq_errorf(e->err, e->errcap, o->err, "output buffer failure");
   return CQ_OK;
 }
 
@@ -863,7 +856,7 @@ int cq_value_encode(cq_buf *out, const cq_type *t, const cq_cell *cells, size_t 
 int cq_value_encode_value(cq_buf *out, const cq_type *t, const cq_cell *cells, size_t ncells,
                           size_t idx, const uint8_t *bytes, size_t bytes_len, char *err,
                           size_t errcap) {
-  if (idx >= ncells) return fail(err, errcap, CQ_ERR_INVALID, "cell index out of range");
+  if (idx >= ncells) return cq_errorf(err, errcap, CQ_ERR_INVALID, "cell index out of range");
   if (cells[idx].kind == CQ_CELL_UNSET) {
     cq_buf_put_u32(out, 0xFFFFFFFEu);
     return out->err ? out->err : CQ_OK;
@@ -1220,7 +1213,7 @@ static int dur_finish(dur_acc *a, int neg, int32_t *months, int32_t *days, int64
                       const char *s, size_t n, char *err, size_t errcap) {
   /* Magnitudes may be one past the positive max only when negated. */
   if (!neg && (a->months > INT32_MAX || a->days > INT32_MAX || a->nanos > (uint64_t)INT64_MAX))
-    return fail(err, errcap, CQ_ERR_TOO_LARGE, "duration out of range in '%.*s'", (int)n, s);
+    return cq_errorf(err, errcap, CQ_ERR_TOO_LARGE, "duration out of range in '%.*s'", (int)n, s);
   *months = (int32_t)(neg ? -a->months : a->months);
   *days = (int32_t)(neg ? -a->days : a->days);
   *nanos = neg ? (int64_t)(0 - a->nanos) : (int64_t)a->nanos;
@@ -1249,7 +1242,7 @@ int cq_duration_from_string(const char *s, size_t n, int32_t *months, int32_t *d
     neg = 1;
     i++;
   }
-  if (i == n) return fail(err, errcap, CQ_ERR_INVALID, "empty duration '%.*s'", (int)n, s);
+  if (i == n) return cq_errorf(err, errcap, CQ_ERR_INVALID, "empty duration '%.*s'", (int)n, s);
   if (s[i] == 'P' || s[i] == 'p') {
     i++;
     /* Alternative ISO form: P0001-02-03T04:05:06. */
@@ -1262,23 +1255,25 @@ int cq_duration_from_string(const char *s, size_t n, int32_t *months, int32_t *d
                {11, 2, 2, NS_H}, {14, 2, 2, NS_M}, {17, 2, 2, NS_S}};
       static const char sep[] = "--T::";
       if (n - i != 19)
-        return fail(err, errcap, CQ_ERR_INVALID, "unexpected text at offset %zu in '%.*s'", i + 19,
-                    (int)n, s);
+        return cq_errorf(err, errcap, CQ_ERR_INVALID, "unexpected text at offset %zu in '%.*s'",
+                         i + 19, (int)n, s);
       for (size_t k = 0; k < 5; k++)
         if (lower(s[i + f[k].at + f[k].len]) != lower(sep[k]))
-          return fail(err, errcap, CQ_ERR_INVALID, "expected '%c' at offset %zu in '%.*s'", sep[k],
-                      i + f[k].at + f[k].len, (int)n, s);
+          return cq_errorf(err, errcap, CQ_ERR_INVALID, "expected '%c' at offset %zu in '%.*s'",
+                           sep[k], i + f[k].at + f[k].len, (int)n, s);
       for (size_t k = 0; k < 6; k++) {
         uint64_t v = 0;
         for (size_t j = 0; j < f[k].len; j++) {
           char ch = s[i + f[k].at + j];
           if (ch < '0' || ch > '9')
-            return fail(err, errcap, CQ_ERR_INVALID, "expected a digit at offset %zu in '%.*s'",
-                        i + f[k].at + j, (int)n, s);
+            return cq_errorf(err, errcap, CQ_ERR_INVALID,
+                             "expected a digit at offset %zu in '%.*s'", i + f[k].at + j, (int)n,
+                             s);
           v = v * 10 + (uint64_t)(ch - '0');
         }
         if (!dur_add(&a, v, f[k].which, f[k].mult))
-          return fail(err, errcap, CQ_ERR_TOO_LARGE, "duration out of range in '%.*s'", (int)n, s);
+          return cq_errorf(err, errcap, CQ_ERR_TOO_LARGE, "duration out of range in '%.*s'", (int)n,
+                           s);
       }
       return dur_finish(&a, neg, months, days, nanos, s, n, err, errcap);
     }
@@ -1286,8 +1281,8 @@ int cq_duration_from_string(const char *s, size_t n, int32_t *months, int32_t *d
     while (i < n) {
       if (s[i] == 'T' || s[i] == 't') {
         if (in_time)
-          return fail(err, errcap, CQ_ERR_INVALID, "unexpected 'T' at offset %zu in '%.*s'", i,
-                      (int)n, s);
+          return cq_errorf(err, errcap, CQ_ERR_INVALID, "unexpected 'T' at offset %zu in '%.*s'", i,
+                           (int)n, s);
         in_time = 1;
         i++;
         continue;
@@ -1295,10 +1290,10 @@ int cq_duration_from_string(const char *s, size_t n, int32_t *months, int32_t *d
       uint64_t v;
       int r = read_num(s, n, &i, &v);
       if (r < 0)
-        return fail(err, errcap, CQ_ERR_TOO_LARGE, "number too large in '%.*s'", (int)n, s);
+        return cq_errorf(err, errcap, CQ_ERR_TOO_LARGE, "number too large in '%.*s'", (int)n, s);
       if (r == 0 || i == n)
-        return fail(err, errcap, CQ_ERR_INVALID, "expected %s at offset %zu in '%.*s'",
-                    r ? "a unit" : "a number", i, (int)n, s);
+        return cq_errorf(err, errcap, CQ_ERR_INVALID, "expected %s at offset %zu in '%.*s'",
+                         r ? "a unit" : "a number", i, (int)n, s);
       int u = lower(s[i]);
       int ok;
       if (!in_time && u == 'y')
@@ -1316,26 +1311,28 @@ int cq_duration_from_string(const char *s, size_t n, int32_t *months, int32_t *d
       else if (in_time && u == 's')
         ok = dur_add(&a, v, 2, NS_S);
       else
-        return fail(err, errcap, CQ_ERR_INVALID, "unexpected unit '%c' at offset %zu in '%.*s'",
-                    s[i], i, (int)n, s);
+        return cq_errorf(err, errcap, CQ_ERR_INVALID,
+                         "unexpected unit '%c' at offset %zu in '%.*s'", s[i], i, (int)n, s);
       if (!ok)
-        return fail(err, errcap, CQ_ERR_TOO_LARGE, "duration out of range in '%.*s'", (int)n, s);
+        return cq_errorf(err, errcap, CQ_ERR_TOO_LARGE, "duration out of range in '%.*s'", (int)n,
+                         s);
       i++;
       any = 1;
     }
     if (!any)
-      return fail(err, errcap, CQ_ERR_INVALID, "expected a number at offset %zu in '%.*s'", i,
-                  (int)n, s);
+      return cq_errorf(err, errcap, CQ_ERR_INVALID, "expected a number at offset %zu in '%.*s'", i,
+                       (int)n, s);
     return dur_finish(&a, neg, months, days, nanos, s, n, err, errcap);
   }
   /* Standard form: (number unit)+. */
   while (i < n) {
     uint64_t v;
     int r = read_num(s, n, &i, &v);
-    if (r < 0) return fail(err, errcap, CQ_ERR_TOO_LARGE, "number too large in '%.*s'", (int)n, s);
+    if (r < 0)
+      return cq_errorf(err, errcap, CQ_ERR_TOO_LARGE, "number too large in '%.*s'", (int)n, s);
     if (r == 0)
-      return fail(err, errcap, CQ_ERR_INVALID, "expected a number at offset %zu in '%.*s'", i,
-                  (int)n, s);
+      return cq_errorf(err, errcap, CQ_ERR_INVALID, "expected a number at offset %zu in '%.*s'", i,
+                       (int)n, s);
     size_t u0 = i;
     while (i < n && !(s[i] >= '0' && s[i] <= '9'))
       i++;
@@ -1344,8 +1341,8 @@ int cq_duration_from_string(const char *s, size_t n, int32_t *months, int32_t *d
     int ok = 1, which = -1;
     uint64_t mult = 1;
     if (ul == 0 || ul > 3)
-      return fail(err, errcap, CQ_ERR_INVALID, "expected a unit at offset %zu in '%.*s'", u0,
-                  (int)n, s);
+      return cq_errorf(err, errcap, CQ_ERR_INVALID, "expected a unit at offset %zu in '%.*s'", u0,
+                       (int)n, s);
     for (size_t k = 0; k < ul; k++)
       unit[k] = (char)lower(s[u0 + k]);
     if (!strcmp(unit, "y"))
@@ -1369,11 +1366,11 @@ int cq_duration_from_string(const char *s, size_t n, int32_t *months, int32_t *d
     else if (!strcmp(unit, "ns"))
       which = 2;
     if (which < 0)
-      return fail(err, errcap, CQ_ERR_INVALID, "unknown unit '%.*s' at offset %zu in '%.*s'",
-                  (int)ul, s + u0, u0, (int)n, s);
+      return cq_errorf(err, errcap, CQ_ERR_INVALID, "unknown unit '%.*s' at offset %zu in '%.*s'",
+                       (int)ul, s + u0, u0, (int)n, s);
     ok = dur_add(&a, v, which, mult);
     if (!ok)
-      return fail(err, errcap, CQ_ERR_TOO_LARGE, "duration out of range in '%.*s'", (int)n, s);
+      return cq_errorf(err, errcap, CQ_ERR_TOO_LARGE, "duration out of range in '%.*s'", (int)n, s);
   }
   return dur_finish(&a, neg, months, days, nanos, s, n, err, errcap);
 }
