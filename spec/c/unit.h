@@ -25,6 +25,7 @@ struct unit_case {
 extern struct unit_case unit_cases[UNIT_MAX_CASES];
 extern int unit_ncases;
 extern int unit_failures; /* failed checks in the running test */
+extern int unit_skipped;  /* the running test called SKIP */
 
 #define TEST(name)                                                                                 \
   static void name(void);                                                                          \
@@ -77,6 +78,16 @@ extern int unit_failures; /* failed checks in the running test */
     }                                                                                              \
   } while (0)
 
+/* Skips the current test, printing why; it counts as skipped, not passed. */
+#define SKIP(...)                                                                                  \
+  do {                                                                                             \
+    unit_skipped = 1;                                                                              \
+    printf("SKIP %s: ", __func__);                                                                 \
+    printf(__VA_ARGS__);                                                                           \
+    putchar('\n');                                                                                 \
+    return;                                                                                        \
+  } while (0)
+
 /* Stops the current test (e.g. after a NULL that later checks would deref). */
 #define REQUIRE(cond)                                                                              \
   do {                                                                                             \
@@ -92,7 +103,7 @@ uint64_t unit_rand(void);
 
 #define UNIT_MAIN()                                                                                \
   struct unit_case unit_cases[UNIT_MAX_CASES];                                                     \
-  int unit_ncases, unit_failures;                                                                  \
+  int unit_ncases, unit_failures, unit_skipped;                                                    \
   static uint64_t unit_rng_state = 0x9E3779B97F4A7C15ull;                                          \
   uint64_t unit_rand(void) {                                                                       \
     uint64_t z = (unit_rng_state += 0x9E3779B97F4A7C15ull);                                        \
@@ -110,19 +121,25 @@ uint64_t unit_rand(void);
   int main(int argc, char **argv) {                                                                \
     const char *seed = getenv("UNIT_SEED");                                                        \
     if (seed) unit_rng_state = strtoull(seed, NULL, 0);                                            \
-    int passed = 0, failed = 0;                                                                    \
+    int passed = 0, failed = 0, skipped = 0;                                                       \
     for (int i = 0; i < unit_ncases; i++) {                                                        \
       if (argc > 1 && !strstr(unit_cases[i].name, argv[1])) continue;                              \
       unit_failures = 0;                                                                           \
+      unit_skipped = 0;                                                                            \
       unit_cases[i].fn();                                                                          \
       if (unit_failures) {                                                                         \
         failed++;                                                                                  \
         fprintf(stderr, "FAIL %s\n", unit_cases[i].name);                                          \
+      } else if (unit_skipped) {                                                                   \
+        skipped++;                                                                                 \
       } else {                                                                                     \
         passed++;                                                                                  \
       }                                                                                            \
     }                                                                                              \
-    printf("%s: %d passed, %d failed\n", __FILE__, passed, failed);                                \
+    if (skipped)                                                                                   \
+      printf("%s: %d passed, %d failed, %d skipped\n", __FILE__, passed, failed, skipped);         \
+    else                                                                                           \
+      printf("%s: %d passed, %d failed\n", __FILE__, passed, failed);                              \
     return failed ? 1 : 0;                                                                         \
   }
 

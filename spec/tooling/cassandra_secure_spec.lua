@@ -58,6 +58,14 @@ describe("a cluster started with --auth --tls --udf", function()
     assert.equal(0x0100, err.code) -- BAD_CREDENTIALS
   end)
 
+  it("serves the C transport's TLS and SASL tests (spec/c/itest_tls.c)", function()
+    local bin = testenv.root .. "/" .. (os.getenv("CQLUA_BUILD_DIR") or "build") .. "/itest_tls"
+    local rc, out = testenv.run(("CQLUA_TEST_TLS_HOST=%s CQLUA_TEST_TLS_CA=%s CQLUA_TEST_TLS_OTHER_CA=%s %s")
+      :format(HOST, testenv.q(env.CQLUA_TEST_TLS_CA), testenv.q(env.CQLUA_TEST_TLS_OTHER_CA), testenv.q(bin)))
+    assert.equal(0, rc, out)
+    assert.matches("itest_tls%.c: 6 passed, 0 failed\n$", out)
+  end)
+
   it("runs user-defined functions", function()
     local c = connect()
     c:query("CREATE KEYSPACE IF NOT EXISTS udf WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
