@@ -1201,6 +1201,43 @@ TEST(unset_keeps_a_column_and_null_clears_it) {
   unset_values(3, 930);
 }
 
+/* Decimals whose text form switches between plain and scientific
+ * notation: the server's CAST(d AS text) against cq_decimal_to_string. */
+TEST(decimal_text_forms_match_the_servers_on_both_sides_of_the_switch) {
+  REQUIRE(setup());
+  static const char *const literals[] = {"1.2E+4",    "1.23E+3", "0E+2",          "7E-1000",
+                                         "0.000001",  "1E-7",    "-0.0000123456", "1.23456E-7",
+                                         "-123.4500", "42"};
+  cq_conn_config cfg = {0};
+  client cl;
+  REQUIRE(open_client(&cl, &cfg) == 0);
+  ddl(&cl, "DROP TABLE IF EXISTS " KS ".decs");
+  ddl(&cl, "CREATE TABLE " KS ".decs (k int PRIMARY KEY, d decimal)");
+  size_t n = sizeof literals / sizeof *literals;
+  for (size_t i = 0; i < n; i++) {
+    char q[160];
+    snprintf(q, sizeof q, "INSERT INTO " KS ".decs (k, d) VALUES (%zu, %s)", i, literals[i]);
+    ddl(&cl, q);
+  }
+  result res = {0};
+  REQUIRE(run(&cl, "SELECT k, d, CAST(d AS text) FROM " KS ".decs", &res) == 0);
+  CHECK_EQ(res.page.nrows, n);
+  for (size_t r = 0; r < res.page.nrows; r++) {
+    const cq_cell *d = cq_rows_cell(&res.page, r, 1);
+    cq_buf mine;
+    cq_buf_init(&mine);
+    CHECK(cq_decimal_to_string(&mine, d->a, res.page.src + d->off, d->len) == CQ_OK);
+    size_t sn = 0;
+    const char *server = cell_text(&res, r, 2, &sn);
+    if (!server || sn != mine.len || memcmp(server, mine.data, sn) != 0)
+      UNIT_FAIL("%s: server \"%.*s\", core \"%.*s\"", literals[cq_rows_cell(&res.page, r, 0)->i],
+                server ? (int)sn : 0, server ? server : "", (int)mine.len, (const char *)mine.data);
+    cq_buf_free(&mine);
+  }
+  result_free(&res);
+  close_client(&cl);
+}
+
 TEST(server_text_form_of_varint_decimal_duration_matches_the_core) {
   REQUIRE(setup());
   text_forms(500); /* rows written by the v5 round trip */

@@ -594,8 +594,15 @@ TEST(decimal_strings) {
   check_decimal(2, "5", "0.05");
   check_decimal(1, "-5", "-0.5");
   check_decimal(3, "0", "0.000");
-  check_decimal(-3, "12", "12E+3");
+  /* Java's BigDecimal.toString forms, which Cassandra's CAST(x AS text) prints. */
+  check_decimal(-3, "12", "1.2E+4");
+  check_decimal(-1, "123", "1.23E+3");
+  check_decimal(-2, "0", "0E+2");
   check_decimal(1000, "7", "7E-1000");
+  check_decimal(6, "1", "0.000001"); /* adjusted exponent -6: still plain */
+  check_decimal(7, "1", "1E-7");     /* -7: scientific */
+  check_decimal(10, "-123456", "-0.0000123456");
+  check_decimal(12, "123456", "1.23456E-7");
   check_decimal(2, "123456789012345678901234567890", "1234567890123456789012345678.90");
   cq_buf u;
   cq_buf_init(&u);

@@ -1066,22 +1066,34 @@ int cq_decimal_to_string(cq_buf *out, int32_t scale, const uint8_t *unscaled, si
     d++;
     dn--;
   }
+  /* Java's BigDecimal.toString layout, which is what Cassandra prints:
+   * plain when the scale is not negative and the adjusted exponent is at
+   * least -6, otherwise one digit, the rest after a point, and E<exp>. */
+  int64_t adjusted = -(int64_t)scale + (int64_t)dn - 1;
   if (scale == 0) {
     cq_buf_put(out, d, dn);
-  } else if (scale < 0 || (int64_t)scale > (int64_t)dn + 50) {
-    char tmp[24];
-    cq_buf_put(out, d, dn);
-    int k = snprintf(tmp, sizeof tmp, "E%+lld", -(long long)scale);
-    cq_buf_put(out, tmp, (size_t)k);
-  } else if ((size_t)scale < dn) {
-    cq_buf_put(out, d, dn - (size_t)scale);
-    cq_buf_put_u8(out, '.');
-    cq_buf_put(out, d + dn - (size_t)scale, (size_t)scale);
+  } else if (scale > 0 && adjusted >= -6) {
+    if ((size_t)scale < dn) {
+      cq_buf_put(out, d, dn - (size_t)scale);
+      cq_buf_put_u8(out, '.');
+      cq_buf_put(out, d + dn - (size_t)scale, (size_t)scale);
+    } else {
+      cq_buf_put(out, "0.", 2);
+      for (size_t i = dn; i < (size_t)scale; i++)
+        cq_buf_put_u8(out, '0');
+      cq_buf_put(out, d, dn);
+    }
   } else {
-    cq_buf_put(out, "0.", 2);
-    for (size_t i = dn; i < (size_t)scale; i++)
-      cq_buf_put_u8(out, '0');
-    cq_buf_put(out, d, dn);
+    cq_buf_put(out, d, 1);
+    if (dn > 1) {
+      cq_buf_put_u8(out, '.');
+      cq_buf_put(out, d + 1, dn - 1);
+    }
+    if (adjusted != 0) {
+      char tmp[24];
+      int k = snprintf(tmp, sizeof tmp, "E%+lld", (long long)adjusted);
+      cq_buf_put(out, tmp, (size_t)k);
+    }
   }
   cq_buf_free(&digits);
   return out->err ? out->err : CQ_OK;
