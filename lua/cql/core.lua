@@ -5,10 +5,7 @@
 -- `package.cpath` (as the rock installs it), and by the system's loader.
 -- @module cql.core
 local ffi = require "ffi"
-
-ffi.cdef [[
-const char *cqlua_version(void);
-]]
+local cdef = require "cql.cdef"
 
 local function load()
   if rawget(_G, "_CQLUA_RUNNER") then return ffi.C, "runner" end
@@ -34,9 +31,34 @@ end
 
 local C, origin = load()
 
+local cq_arena_t = ffi.typeof("cq_arena")
+local cq_buf_t = ffi.typeof("cq_buf")
+local cq_cells_t = ffi.typeof("cq_cells")
+
+local function free_arena(a) C.cq_arena_free(a) end
+local function free_buf(b) C.cq_buf_free(b) end
+local function free_cells(c) C.cq_cells_free(c) end
+
 return {
   --- The FFI namespace holding the C functions.
   C = C,
   --- Where the library was loaded from (a path, "runner" or "libcqlua").
   origin = origin,
+  --- Names `cq_abi_sizeof` answers for (see `cql.cdef`).
+  abi = cdef.abi,
+  --- A new arena owned by the returned cdata (freed by the GC).
+  -- @tparam[opt] number chunk_size bytes per chunk (0: the C default)
+  new_arena = function(chunk_size)
+    local a = ffi.gc(cq_arena_t(), free_arena)
+    C.cq_arena_init(a, chunk_size or 0)
+    return a
+  end,
+  --- A new growable byte buffer owned by the returned cdata.
+  new_buf = function()
+    return ffi.gc(cq_buf_t(), free_buf)
+  end,
+  --- A new growable cell array owned by the returned cdata.
+  new_cells = function()
+    return ffi.gc(cq_cells_t(), free_cells)
+  end,
 }

@@ -71,24 +71,61 @@ TEST(unknown_ids_are_malformed) {
   }
 }
 
-TEST(custom_keeps_class_name_including_vector) {
-  cq_arena a;
-  cq_arena_init(&a, 0);
-  static const char cls[] =
-      "org.apache.cassandra.db.marshal.VectorType(org.apache.cassandra.db.marshal.FloatType, 3)";
-  uint8_t in[2 + 2 + sizeof cls];
-  size_t n = sizeof cls - 1;
+/* An [option] carrying a custom class name. */
+static size_t custom_option(uint8_t *in, const char *cls) {
+  size_t n = strlen(cls);
   in[0] = 0;
   in[1] = 0;
   in[2] = (uint8_t)(n >> 8);
   in[3] = (uint8_t)n;
   memcpy(in + 4, cls, n);
-  const cq_type *t = read_ok(&a, in, 4 + n);
+  return 4 + n;
+}
+
+TEST(known_class_names_become_their_types_and_write_back_unchanged) {
+  cq_arena a;
+  cq_arena_init(&a, 0);
+  uint8_t in[256];
+  /* Vectors only ever arrive as class names. */
+  size_t n = custom_option(
+      in,
+      "org.apache.cassandra.db.marshal.VectorType(org.apache.cassandra.db.marshal.FloatType, 3)");
+  const cq_type *t = read_ok(&a, in, n);
+  REQUIRE(t);
+  CHECK_EQ(t->kind, CQ_TYPE_VECTOR);
+  CHECK_EQ(t->dimension, 3);
+  REQUIRE(t->nsub == 1 && t->sub[0]);
+  CHECK_EQ(t->sub[0]->kind, CQ_TYPE_FLOAT);
+  check_roundtrip(t, in, n);
+  check_prefixes_fail(in, n);
+  /* On v3 a date column arrives as SimpleDateType. */
+  n = custom_option(in, "org.apache.cassandra.db.marshal.SimpleDateType");
+  t = read_ok(&a, in, n);
+  REQUIRE(t);
+  CHECK_EQ(t->kind, CQ_TYPE_DATE);
+  check_roundtrip(t, in, n);
+  /* Inside a collection too: list<duration> as a v4 server sends it. */
+  static const char dur[] = "org.apache.cassandra.db.marshal.DurationType";
+  uint8_t l[64] = {0x00, 0x20};
+  size_t m = 2 + custom_option(l + 2, dur);
+  t = read_ok(&a, l, m);
+  REQUIRE(t && t->nsub == 1);
+  CHECK_EQ(t->kind, CQ_TYPE_LIST);
+  CHECK_EQ(t->sub[0]->kind, CQ_TYPE_DURATION);
+  check_roundtrip(t, l, m);
+  cq_arena_free(&a);
+}
+
+TEST(unknown_class_names_stay_custom) {
+  cq_arena a;
+  cq_arena_init(&a, 0);
+  uint8_t in[128];
+  size_t n = custom_option(in, "com.example.GeoPointType");
+  const cq_type *t = read_ok(&a, in, n);
   REQUIRE(t);
   CHECK_EQ(t->kind, CQ_TYPE_CUSTOM);
-  CHECK_STR(t->custom_class, cls);
-  check_roundtrip(t, in, 4 + n);
-  check_prefixes_fail(in, 4 + n);
+  CHECK_STR(t->custom_class, "com.example.GeoPointType");
+  check_roundtrip(t, in, n);
   cq_arena_free(&a);
 }
 

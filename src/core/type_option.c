@@ -1,5 +1,7 @@
 #include "type_option.h"
 
+#include "type_parse.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,9 +84,24 @@ static const cq_type *topt_read(topt_ctx *c, int depth) {
   }
   t->kind = (cq_type_kind)id;
   switch (id) {
-  case CQ_TYPE_CUSTOM:
+  case CQ_TYPE_CUSTOM: {
     t->custom_class = topt_string(c, "custom class name");
-    return t->custom_class ? t : NULL;
+    if (!t->custom_class) return NULL;
+    /* Servers send some types only as class names (vectors always,
+     * duration before v5, date/time/smallint/tinyint on v3): when the
+     * class parser knows the class, the node becomes that type, keeping
+     * the class name so that writing it back gives the same bytes. */
+    const cq_type *parsed;
+    char err[8];
+    if (cq_type_parse_class(c->a, t->custom_class, strlen(t->custom_class), &parsed, err,
+                            sizeof err) < 0 ||
+        parsed->kind == CQ_TYPE_CUSTOM)
+      return t;
+    const char *cls = t->custom_class;
+    *t = *parsed;
+    t->custom_class = cls;
+    return t;
+  }
   case CQ_TYPE_LIST:
   case CQ_TYPE_SET:
   case CQ_TYPE_MAP: {
@@ -168,13 +185,15 @@ int cq_type_option_read(cq_reader *r, cq_arena *arena, const cq_type **out, cq_d
 
 static int topt_write(cq_buf *b, const cq_type *t, int depth) {
   if (!t || depth > CQ_TYPE_OPTION_MAX_DEPTH) return CQ_ERR_INVALID;
-  switch (t->kind) {
-  case CQ_TYPE_CUSTOM:
-  case CQ_TYPE_VECTOR:
-    if (!t->custom_class) return t->kind == CQ_TYPE_VECTOR ? CQ_ERR_UNSUPPORTED : CQ_ERR_INVALID;
+  /* A type that arrived as a class name goes back as that class name. */
+  if (t->custom_class) {
     cq_buf_put_u16(b, CQ_TYPE_CUSTOM);
     cq_buf_put_string(b, t->custom_class, strlen(t->custom_class));
     return b->err;
+  }
+  switch (t->kind) {
+  case CQ_TYPE_CUSTOM: return CQ_ERR_INVALID;
+  case CQ_TYPE_VECTOR: return CQ_ERR_UNSUPPORTED;
   case CQ_TYPE_LIST:
   case CQ_TYPE_SET:
   case CQ_TYPE_MAP: {

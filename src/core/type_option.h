@@ -35,9 +35,12 @@ typedef struct cq_diag {
  * negative status (TRUNCATED, MALFORMED for unknown ids or too deep nesting,
  * NOMEM; MALFORMED also for names with an embedded NUL byte, which C strings
  * cannot carry), leaves r->err set, and if diag is not NULL writes a message that
- * names the problem. Custom class names (id 0x0000) are kept verbatim as
- * CQ_TYPE_CUSTOM with custom_class set, including VectorType(...): turning
- * class names into types is the class-name parser's job. */
+ * names the problem. A custom type (id 0x0000) whose class the class-name
+ * parser knows becomes that type (servers send vectors, and on older
+ * protocol versions duration, date, time, smallint and tinyint, only as
+ * class names); any other class stays CQ_TYPE_CUSTOM. Either way the node
+ * keeps the received name in custom_class, and cq_type_option_write writes
+ * it back unchanged. */
 int cq_type_option_read(cq_reader *r, cq_arena *arena, const cq_type **out, cq_diag *diag);
 
 /* Appends the [option] encoding of t to b. CQ_TYPE_VECTOR has no option id:

@@ -36,6 +36,7 @@ int64_t cq_cells_push(cq_cells *c, size_t k) {
     c->cap = cap;
   }
   size_t first = c->n;
+  if (k == 0) return (int64_t)first; /* c->v may still be NULL: no pointer arithmetic */
   memset(c->v + first, 0, k * sizeof *c->v);
   c->n += k;
   return (int64_t)first;

@@ -115,55 +115,15 @@ void result_free(result *res) {
   cq_buf_free(&res->body);
 }
 
-static int resolve(cq_arena *a, const cq_type *t, const cq_type **out, char *err, size_t errcap,
-                   int depth) {
-  if (depth > 64) {
-    snprintf(err, errcap, "type nested too deeply");
-    return CQ_ERR_TOO_LARGE;
-  }
-  if (t->kind == CQ_TYPE_CUSTOM && t->custom_class)
-    return cq_type_parse_class(a, t->custom_class, strlen(t->custom_class), out, err, errcap);
-  *out = t;
-  if (!t->nsub || !t->sub) return CQ_OK;
-  /* Copy the node only when a sub-tree changed; shared leaves stay shared. */
-  const cq_type **subs = NULL;
-  for (size_t i = 0; i < t->nsub; i++) {
-    const cq_type *s;
-    int rc = resolve(a, t->sub[i], &s, err, errcap, depth + 1);
-    if (rc < 0) return rc;
-    if (s == t->sub[i]) continue;
-    if (!subs) {
-      subs = cq_arena_alloc(a, t->nsub * sizeof *subs);
-      if (!subs) return CQ_ERR_NOMEM;
-      memcpy(subs, t->sub, t->nsub * sizeof *subs);
-    }
-    subs[i] = s;
-  }
-  if (!subs) return CQ_OK;
-  cq_type *n = cq_arena_alloc(a, sizeof *n);
-  if (!n) return CQ_ERR_NOMEM;
-  *n = *t;
-  n->sub = subs;
-  *out = n;
-  return CQ_OK;
-}
-
-int itest_resolve_type(cq_arena *a, const cq_type *t, const cq_type **out, char *err,
-                       size_t errcap) {
-  return resolve(a, t, out, err, errcap, 0);
-}
-
-/* Resolves n column specs into res->types. */
-static int resolve_columns(result *res, const cq_col_spec *cols, int32_t n) {
+/* Collects the column types of n column specs into res->types. */
+static int column_types(result *res, const cq_col_spec *cols, int32_t n) {
   if (n < 0 || n > ITEST_MAX_COLS || (n > 0 && !cols)) {
     snprintf(res->err, sizeof res->err, "%d columns (metadata %s)", (int)n,
              cols ? "present" : "absent");
     return -1;
   }
   for (int32_t i = 0; i < n; i++)
-    if (itest_resolve_type(&res->arena, cols[i].type, &res->types[i], res->err, sizeof res->err) <
-        0)
-      return -1;
+    res->types[i] = cols[i].type;
   res->ntypes = (size_t)n;
   return 0;
 }
@@ -197,9 +157,9 @@ int await(client *cl, uint64_t user_id, result *res) {
     const cq_result *rr = &res->r.u.result;
     if (res->r.opcode != CQ_OP_RESULT) return 0;
     if (rr->kind == CQ_RESULT_PREPARED)
-      return resolve_columns(res, rr->prepared.columns, rr->prepared.column_count);
+      return column_types(res, rr->prepared.columns, rr->prepared.column_count);
     if (rr->kind == CQ_RESULT_ROWS) {
-      if (resolve_columns(res, rr->meta.columns, rr->meta.column_count) < 0) return -1;
+      if (column_types(res, rr->meta.columns, rr->meta.column_count) < 0) return -1;
       return cq_rows_decode(&res->page, res->types, res->ntypes, rr->row_count, rr->rows,
                             rr->rows_len, res->err, sizeof res->err);
     }

@@ -54,10 +54,9 @@ void close_client(client *cl);
 /* A decoded response with its own arena and body copy, so it outlives the
  * connection's event. For a Rows result, page holds the rows decoded down to
  * cells; types[] holds the column types used to decode them. For a Prepared
- * result, types[] holds the bind markers' types. Either way the types are
- * the wire types with custom marshal classes resolved (the server sends
- * vectors, and before v5/v4 duration, date, time, smallint and tinyint, as
- * class names), the way the driver resolves them; ntypes counts them. */
+ * result, types[] holds the bind markers' types, as the core decoded them
+ * (class names the server sends for vectors and, on older versions, other
+ * types are already resolved); ntypes counts them. */
 typedef struct result {
   cq_response r;
   cq_arena arena;
@@ -69,12 +68,6 @@ typedef struct result {
 } result;
 
 void result_free(result *res);
-
-/* Replaces every custom type in t that names a marshal class the core knows
- * (VectorType, DurationType, ...) by the parsed type; the rest of the tree is
- * shared or copied into a. Returns CQ_OK or a negative status with err. */
-int itest_resolve_type(cq_arena *a, const cq_type *t, const cq_type **out, char *err,
-                       size_t errcap);
 
 /* Waits for the answer to user_id and decodes it (rows down to cells).
  * Returns 0, or -1 with res->err (server errors included). res must be
