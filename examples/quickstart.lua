@@ -1,21 +1,49 @@
--- The quickstart, run by `make demo` with the cqlua runner:
+-- The seed's quickstart in Lua. `make demo` runs it with the runner:
 --   build/cqlua examples/quickstart.lua
---
--- Foundation stage: the driver's Cluster/Session API arrives with issue 4,
--- and this file then becomes the seed's quickstart (auth, keyspace, table,
--- parameterised insert, select, shutdown). Until then it shows what the
--- build delivers: the runner, the C core loaded through the FFI, and a real
--- server reached through the dev probe in scripts/lib (not the driver).
-package.path = "scripts/lib/?.lua;" .. package.path
+-- CQLUA_HOSTS (comma-separated) picks the contact points; CQLUA_USER and
+-- CQLUA_PASSWORD turn on username/password authentication.
 local cql = require "cql"
-local probe = require "cqlprobe"
+local Cluster = require("cql.cluster").Cluster
+local PlainTextAuthProvider = require("cql.auth").PlainTextAuthProvider
+local util = require "cql.util"
 
-local host = (os.getenv("CQLUA_HOSTS") or "127.0.0.1"):match("[^,]+")
-print(("cqlua %s (C core loaded from: %s)"):format(cql.version, require("cql.core").origin))
+local contact_points = {}
+for host in (os.getenv("CQLUA_HOSTS") or "127.0.0.1"):gmatch("[^,%s]+") do
+  contact_points[#contact_points + 1] = host
+end
+local auth_provider
+if os.getenv("CQLUA_USER") then
+  auth_provider = PlainTextAuthProvider(os.getenv("CQLUA_USER"), os.getenv("CQLUA_PASSWORD") or "")
+end
 
-local conn = probe.connect { host = host, user = os.getenv("CQLUA_USER"),
-                             password = os.getenv("CQLUA_PASSWORD") }
-local rows = conn:query("SELECT release_version, cluster_name, data_center FROM system.local")
-local row = rows[1]
-print(("connected to %s: Cassandra %s, cluster %q, data center %s"):format(host, row[1], row[2], row[3]))
-conn:close()
+-- Create the cluster connection.
+local cluster = Cluster { contact_points = contact_points, auth_provider = auth_provider }
+local session = assert(cluster:connect())
+print(("cqlua %s connected to %s"):format(cql.version, contact_points[1]))
+
+-- Create a keyspace and a table.
+assert(session:execute([[
+  CREATE KEYSPACE IF NOT EXISTS demo
+  WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}
+]]))
+assert(session:set_keyspace("demo"))
+assert(session:execute([[
+  CREATE TABLE IF NOT EXISTS users (
+    id UUID PRIMARY KEY,
+    name TEXT,
+    age INT
+  )
+]]))
+
+-- Insert data; the parameters are encoded client-side, safely quoted.
+assert(session:execute("INSERT INTO users (id, name, age) VALUES (%s, %s, %s)",
+                       { util.uuid4(), "Alice", 30 }))
+
+-- Query data.
+local rows = assert(session:execute("SELECT * FROM users"))
+for row in rows:rows() do
+  print(("User: %s, Age: %d"):format(row.name, row.age))
+end
+
+-- Clean up.
+cluster:shutdown()

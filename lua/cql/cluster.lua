@@ -1,0 +1,216 @@
+--- Clusters and sessions, as in the seed's `cassandra.cluster`.
+--
+-- FIRST INCREMENT of the driver (issue 4): a Session talks to the first
+-- contact point that accepts a connection, over one connection. Pools,
+-- the control connection, load balancing, retries, paging beyond the
+-- first page and prepared statements come next; until then this module
+-- says so where it matters instead of pretending.
+--
+--     local cluster = require("cql.cluster").Cluster { contact_points = { "127.0.0.1" } }
+--     local session = assert(cluster:connect("ks"))
+--     local rs = assert(session:execute("SELECT * FROM users WHERE id = %s", { id }))
+--     for row in rs:rows() do print(row.name) end
+--     cluster:shutdown()
+--
+-- Runtime failures return `nil, err` (see cql.errors); misuse raises.
+-- @module cql.cluster
+local ffi = require "ffi"
+local core = require "cql.core"
+local codec = require "cql.codec"
+local errors = require "cql.errors"
+local encoder = require "cql.encoder"
+local Connection = require "cql.connection"
+local Scheduler = require "cql.scheduler"
+local UvHost = require "cql.host.uv"
+require "cql.cdef_transport"
+
+local C = core.C
+local M = {}
+
+local ResultSet = {}
+ResultSet.__index = ResultSet
+
+local function cq_str(s)
+  return s.p ~= nil and ffi.string(s.p, s.len) or nil
+end
+
+-- Decodes a RESULT Rows response into Lua rows keyed by column name.
+local function rows_of(res)
+  local r = res.response.u.result
+  local ncols = r.meta.column_count
+  local names, decs = {}, {}
+  local types = ffi.new("const cq_type *[?]", math.max(ncols, 1))
+  for i = 0, ncols - 1 do
+    local col = r.meta.columns[i]
+    names[i + 1] = cq_str(col.name)
+    decs[i + 1] = codec.decoder(col.type)
+    types[i] = col.type
+  end
+  local page = ffi.gc(ffi.new("cq_rows_page"), C.cq_rows_free)
+  local err = ffi.new("char[256]")
+  if C.cq_rows_decode(page, types, ncols, r.row_count, r.rows, r.rows_len, err, 256) ~= 0 then
+    return nil, errors.ProtocolException { message = "malformed rows: " .. ffi.string(err) }
+  end
+  local rows = codec.page_rows(page, codec.row_decoder(decs, names))
+  local paging_state
+  if r.meta.paging_state.len > 0 then
+    paging_state = ffi.string(r.meta.paging_state.p, r.meta.paging_state.len)
+  end
+  return rows, names, paging_state
+end
+
+local function result_set(res)
+  local rs = setmetatable({ current_rows = {}, column_names = {}, warnings = res.warnings,
+                            trace_id = res.trace_id }, ResultSet)
+  if res.kind == "rows" then
+    local rows, names, paging_state = rows_of(res)
+    if not rows then return nil, names end
+    rs.current_rows, rs.column_names, rs.paging_state = rows, names, paging_state
+    rs.has_more_pages = paging_state ~= nil
+  elseif res.kind == "set_keyspace" then
+    rs.keyspace = cq_str(res.response.u.result.keyspace)
+  end
+  return rs
+end
+
+--- Iterates over the rows (of the first page, in this increment).
+function ResultSet:rows()
+  local i, rows = 0, self.current_rows
+  return function()
+    i = i + 1
+    return rows[i]
+  end
+end
+
+--- The first row, or nil.
+function ResultSet:one()
+  return self.current_rows[1]
+end
+
+--- Every row, as an array.
+function ResultSet:all()
+  return self.current_rows
+end
+
+--- For lightweight transactions: the `[applied]` column of the only row.
+function ResultSet:was_applied()
+  local row = self.current_rows[1]
+  if #self.current_rows ~= 1 or row["[applied]"] == nil then
+    error("was_applied needs a single-row result with an [applied] column", 2)
+  end
+  return row["[applied]"]
+end
+
+local Session = {}
+Session.__index = Session
+
+local function quote_identifier(name)
+  return '"' .. name:gsub('"', '""') .. '"'
+end
+
+--- Runs a statement and returns a future for its ResultSet.
+-- @param query CQL text (with `%s` / `%(name)s` markers when `parameters` is given)
+-- @param parameters an array or a table of names (encoded client-side)
+-- @param opts timeout (seconds), consistency_level, fetch_size
+function Session:execute_async(query, parameters, opts)
+  if type(query) ~= "string" then
+    error("bad argument #1 to 'execute_async' (CQL string expected, got " .. type(query) .. ")", 2)
+  end
+  if self.is_shutdown then error("the session is shut down", 2) end
+  local ok, cql = pcall(encoder.bind_params, query, parameters)
+  if not ok then error("bad argument #2 to 'execute' (" .. tostring(cql) .. ")", 2) end
+  opts = opts or {}
+  local result = require("cql.future").new(self.scheduler)
+  local timeout = opts.timeout or self.default_timeout
+  self.conn:query(cql, timeout, opts.consistency_level or self.default_consistency_level,
+                  opts.fetch_size or self.default_fetch_size)
+    :add_callbacks(function(res)
+      local rs, err = result_set(res)
+      if rs and rs.keyspace then self.keyspace = rs.keyspace end
+      if rs then result:set_result(rs) else result:set_error(err) end
+    end, function(err) result:set_error(err) end)
+  return result
+end
+
+--- Runs a statement; returns its ResultSet, or nil and an error object.
+function Session:execute(query, parameters, opts)
+  return self:execute_async(query, parameters, opts):result()
+end
+
+--- Switches the session's keyspace.
+function Session:set_keyspace(keyspace)
+  if type(keyspace) ~= "string" then error("bad argument #1 to 'set_keyspace' (string expected)", 2) end
+  local rs, err = self:execute("USE " .. quote_identifier(keyspace))
+  if not rs then return nil, err end
+  return true
+end
+
+--- Closes the session's connection.
+function Session:shutdown()
+  if self.is_shutdown then return end
+  self.is_shutdown = true
+  self.conn:close("session shut down")
+end
+
+local Cluster = {}
+Cluster.__index = Cluster
+
+--- Creates a cluster handle (no connection is made until `connect`).
+-- Options: contact_points (default {"127.0.0.1"}), port (9042),
+-- auth_provider, protocol_version (nil negotiates), compression (true),
+-- connect_timeout (5 s), idle_heartbeat_interval (30 s).
+function M.Cluster(opts)
+  opts = opts or {}
+  if opts.contact_points ~= nil and type(opts.contact_points) ~= "table" then
+    error("bad option contact_points (array of addresses expected)", 2)
+  end
+  local host = UvHost.new()
+  return setmetatable({
+    contact_points = opts.contact_points or { "127.0.0.1" },
+    port = opts.port or 9042,
+    auth_provider = opts.auth_provider,
+    protocol_version = opts.protocol_version,
+    compression = opts.compression ~= false,
+    connect_timeout = opts.connect_timeout or 5,
+    idle_heartbeat_interval = opts.idle_heartbeat_interval or 30,
+    host = host,
+    scheduler = Scheduler.new(host),
+    sessions = {},
+  }, Cluster)
+end
+
+--- Connects and returns a Session (optionally using `keyspace`), or nil
+-- and NoHostAvailable with each contact point's error.
+function Cluster:connect(keyspace)
+  if self.is_shutdown then error("the cluster is shut down", 2) end
+  local failures = {}
+  for _, address in ipairs(self.contact_points) do
+    local conn, err = Connection.open(self.scheduler, self.host, address, {
+      port = self.port, protocol_version = self.protocol_version, compression = self.compression,
+      keyspace = keyspace, auth_provider = self.auth_provider, connect_timeout = self.connect_timeout,
+      idle_heartbeat_interval = self.idle_heartbeat_interval,
+    }):result()
+    if conn then
+      local session = setmetatable({
+        cluster = self, conn = conn, scheduler = self.scheduler, keyspace = keyspace,
+        default_timeout = 10, default_fetch_size = 5000, default_consistency_level = 10, -- LOCAL_ONE
+      }, Session)
+      self.sessions[#self.sessions + 1] = session
+      return session
+    end
+    failures[address] = err
+  end
+  return nil, errors.NoHostAvailable { message = "Unable to connect to any servers", errors = failures }
+end
+
+--- Shuts down every session of this cluster.
+function Cluster:shutdown()
+  if self.is_shutdown then return end
+  self.is_shutdown = true
+  for _, s in ipairs(self.sessions) do s:shutdown() end
+  -- Let the closes go out before the process may exit.
+  self.host:turn(0)
+end
+
+M.Session, M.ResultSet = Session, ResultSet
+return M
