@@ -20,6 +20,7 @@ local codec = require "cql.codec"
 local errors = require "cql.errors"
 local encoder = require "cql.encoder"
 local Connection = require "cql.connection"
+local query = require "cql.query"
 local Scheduler = require "cql.scheduler"
 local UvHost = require "cql.host.uv"
 require "cql.cdef_transport"
@@ -108,33 +109,83 @@ local function quote_identifier(name)
   return '"' .. name:gsub('"', '""') .. '"'
 end
 
+-- Completes `result` with the ResultSet of a decoded response.
+local function deliver(self, result, res)
+  local rs, err = result_set(res)
+  if rs and rs.keyspace then self.keyspace = rs.keyspace end
+  if rs then result:set_result(rs) else result:set_error(err) end
+end
+
+-- Completes `result` from a response future.
+local function complete(self, result, response)
+  response:add_callbacks(function(res) deliver(self, result, res) end,
+                         function(err) result:set_error(err) end)
+end
+
+-- Runs a bound statement; on UNPREPARED (the node forgot the statement,
+-- e.g. after a restart or a table re-creation) prepares it again on that
+-- connection and retries once, without the caller noticing.
+local function execute_bound(self, bound, opts, result, retried)
+  local ps = bound.prepared_statement
+  local values, n, anchor = bound:values()
+  local timeout = opts.timeout or self.default_timeout
+  local response = self.conn:execute(ps.query_id, ps.result_metadata_id, values, n, timeout,
+                                     opts.consistency_level or self.default_consistency_level,
+                                     opts.fetch_size or self.default_fetch_size)
+  local _ = anchor -- the values' bytes are copied into the request by now
+  if retried then return complete(self, result, response) end
+  response:add_callbacks(function(res) deliver(self, result, res) end, function(err)
+    if err.name ~= "PreparedQueryNotFound" then return result:set_error(err) end
+    self.reprepared = self.reprepared + 1
+    self.conn:prepare(ps.query_string, timeout):add_callbacks(function(res)
+      ps:update_from(query.PreparedStatement.from_response(ps.query_string, res, ps.keyspace))
+      execute_bound(self, bound, opts, result, true)
+    end, function(e) result:set_error(e) end)
+  end)
+end
+
 --- Runs a statement and returns a future for its ResultSet.
--- @param query CQL text (with `%s` / `%(name)s` markers when `parameters` is given)
--- @param parameters an array or a table of names (encoded client-side)
+-- @param statement CQL text (with `%s` / `%(name)s` markers when
+--   `parameters` is given), a PreparedStatement (bound with `parameters`)
+--   or a BoundStatement
+-- @param parameters an array or a table of names
 -- @param opts timeout (seconds), consistency_level, fetch_size
-function Session:execute_async(query, parameters, opts)
-  if type(query) ~= "string" then
-    error("bad argument #1 to 'execute_async' (CQL string expected, got " .. type(query) .. ")", 2)
-  end
+function Session:execute_async(statement, parameters, opts)
   if self.is_shutdown then error("the session is shut down", 2) end
-  local ok, cql = pcall(encoder.bind_params, query, parameters)
-  if not ok then error("bad argument #2 to 'execute' (" .. tostring(cql) .. ")", 2) end
   opts = opts or {}
   local result = require("cql.future").new(self.scheduler)
-  local timeout = opts.timeout or self.default_timeout
-  self.conn:query(cql, timeout, opts.consistency_level or self.default_consistency_level,
-                  opts.fetch_size or self.default_fetch_size)
-    :add_callbacks(function(res)
-      local rs, err = result_set(res)
-      if rs and rs.keyspace then self.keyspace = rs.keyspace end
-      if rs then result:set_result(rs) else result:set_error(err) end
-    end, function(err) result:set_error(err) end)
+  local mt = getmetatable(statement)
+  if mt == query.PreparedStatement then
+    local ok, bound = pcall(statement.bind, statement, parameters)
+    if not ok then error(bound, 2) end
+    statement, mt = bound, query.BoundStatement
+  end
+  if mt == query.BoundStatement then
+    execute_bound(self, statement, opts, result, false)
+    return result
+  end
+  if type(statement) ~= "string" then
+    error("bad argument #1 to 'execute' (CQL string or statement expected, got " .. type(statement) .. ")", 2)
+  end
+  local ok, cql = pcall(encoder.bind_params, statement, parameters)
+  if not ok then error("bad argument #2 to 'execute' (" .. tostring(cql) .. ")", 2) end
+  complete(self, result, self.conn:query(cql, opts.timeout or self.default_timeout,
+                                         opts.consistency_level or self.default_consistency_level,
+                                         opts.fetch_size or self.default_fetch_size))
   return result
 end
 
+--- Prepares a statement; returns a PreparedStatement, or nil and an error.
+function Session:prepare(cql)
+  if type(cql) ~= "string" then error("bad argument #1 to 'prepare' (CQL string expected)", 2) end
+  local res, err = self.conn:prepare(cql, self.default_timeout):result()
+  if not res then return nil, err end
+  return query.PreparedStatement.from_response(cql, res, self.keyspace)
+end
+
 --- Runs a statement; returns its ResultSet, or nil and an error object.
-function Session:execute(query, parameters, opts)
-  return self:execute_async(query, parameters, opts):result()
+function Session:execute(statement, parameters, opts)
+  return self:execute_async(statement, parameters, opts):result()
 end
 
 --- Switches the session's keyspace.
@@ -194,6 +245,7 @@ function Cluster:connect(keyspace)
       local session = setmetatable({
         cluster = self, conn = conn, scheduler = self.scheduler, keyspace = keyspace,
         default_timeout = 10, default_fetch_size = 5000, default_consistency_level = 10, -- LOCAL_ONE
+        reprepared = 0, -- statements prepared again after UNPREPARED (for monitoring)
       }, Session)
       self.sessions[#self.sessions + 1] = session
       return session

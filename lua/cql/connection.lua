@@ -275,6 +275,38 @@ function Connection:query(cql, timeout, cl, page_size)
   return self:send(req, timeout)
 end
 
+--- Sends a PREPARE for `cql`; the future's response has kind "prepared".
+function Connection:prepare(cql, timeout)
+  local req = ffi.new("cq_request")
+  req.opcode = OP.PREPARE
+  req.u.prepare.query.p = cql
+  req.u.prepare.query.len = #cql
+  return self:send(req, timeout)
+end
+
+--- Sends an EXECUTE of a prepared statement.
+-- @param id the prepared id (a string)
+-- @param metadata_id the result metadata id (v5), or nil
+-- @param values a `cq_value[?]` cdata (pointing into strings the caller keeps alive)
+-- @param nvalues how many
+-- @param timeout seconds or nil
+-- @param cl consistency level code
+-- @param page_size rows per page or nil
+function Connection:execute(id, metadata_id, values, nvalues, timeout, cl, page_size)
+  local req = ffi.new("cq_request")
+  req.opcode = OP.EXECUTE
+  local e = req.u.execute
+  e.id.p, e.id.len = id, #id
+  if metadata_id then e.result_metadata_id.p, e.result_metadata_id.len = metadata_id, #metadata_id end
+  e.params.consistency = cl or 1
+  e.params.values, e.params.nvalues = values, nvalues
+  if page_size then
+    e.params.flags = 0x04
+    e.params.page_size = page_size
+  end
+  return self:send(req, timeout)
+end
+
 --- Closes the connection; requests in flight fail with ConnectionShutdown.
 function Connection:close(reason)
   if not self.closed and self.id then self.host:close(self.id, reason or "closed by the client") end

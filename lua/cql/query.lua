@@ -1,0 +1,132 @@
+--- Statements, as in the seed's `cassandra.query`.
+--
+-- `session:prepare(cql)` returns a PreparedStatement; `prepared:bind(values)`
+-- makes a BoundStatement from an array (by position) or a table (by marker
+-- name); both can be passed to `session:execute`. Values are encoded for
+-- the markers' types at bind time, so a wrong value raises at once, naming
+-- the marker. `UNSET_VALUE` leaves a marker unset (protocol v4+).
+-- @module cql.query
+local ffi = require "ffi"
+local codec = require "cql.codec"
+local cqltypes = require "cql.cqltypes"
+local sentinels = require "cql.util.sentinels"
+
+local query = {}
+
+--- Leaves a bound marker unset: the column keeps its value (v4+).
+query.UNSET_VALUE = sentinels.UNSET_VALUE
+
+local function cq_str(s)
+  return s.p ~= nil and ffi.string(s.p, s.len) or nil
+end
+
+local PreparedStatement = {}
+PreparedStatement.__index = PreparedStatement
+query.PreparedStatement = PreparedStatement
+
+local BoundStatement = {}
+BoundStatement.__index = BoundStatement
+query.BoundStatement = BoundStatement
+
+--- Builds a PreparedStatement from a decoded PREPARED response (internal:
+-- use `session:prepare`). Keeps the response alive: the markers' type
+-- trees live in its arena.
+function PreparedStatement.from_response(query_string, res, keyspace)
+  local r = res.response.u.result
+  local pm = r.prepared
+  local self = setmetatable({
+    query_string = query_string, keyspace = keyspace, response = res,
+    query_id = ffi.string(r.id.p, r.id.len), column_metadata = {}, routing_key_indexes = {},
+    is_idempotent = false,
+  }, PreparedStatement)
+  if r.result_metadata_id.p ~= nil then
+    self.result_metadata_id = ffi.string(r.result_metadata_id.p, r.result_metadata_id.len)
+  end
+  for i = 0, pm.column_count - 1 do
+    local col = pm.columns[i]
+    self.column_metadata[i + 1] = {
+      keyspace = cq_str(col.keyspace), table = cq_str(col.table), name = cq_str(col.name),
+      type = cqltypes.wrap(col.type, res), ctype = col.type, encoder = codec.encoder(col.type),
+    }
+  end
+  for i = 0, pm.pk_count - 1 do self.routing_key_indexes[i + 1] = pm.pk_indexes[i] end
+  return self
+end
+
+--- Replaces the ids after the server re-prepared the statement.
+function PreparedStatement:update_from(other)
+  self.query_id, self.result_metadata_id, self.response = other.query_id, other.result_metadata_id,
+    other.response
+  self.column_metadata = other.column_metadata
+end
+
+local encoder = codec.new_encoder()
+
+-- Encodes one marker's value to a Lua string (nil for null, UNSET for unset).
+local function encode_marker(col, i, v)
+  if v == nil then return nil end
+  if v == query.UNSET_VALUE then return v end
+  encoder:reset()
+  local ok, body = pcall(function()
+    local idx = encoder:add(col.encoder, v)
+    return encoder:body(col.ctype, idx)
+  end)
+  if not ok then
+    error(("bad argument #1 to 'bind' (marker %d '%s': %s)"):format(i, col.name, tostring(body)), 0)
+  end
+  return body
+end
+
+--- Binds values: an array (positional; `n` may mark trailing nils) or a
+-- table keyed by marker name. Raises on a wrong count, an unknown name or
+-- a value the marker's type cannot take, naming the marker.
+function PreparedStatement:bind(values)
+  local cols = self.column_metadata
+  local bodies = { n = #cols }
+  values = values or {}
+  if type(values) ~= "table" then
+    error("bad argument #1 to 'bind' (table of values expected, got " .. type(values) .. ")", 2)
+  end
+  local positional = values[1] ~= nil or (values.n ~= nil) or next(values) == nil
+  if positional then
+    local n = values.n or #values
+    if n ~= #cols then
+      error(("bad argument #1 to 'bind' (%d value(s) for %d marker(s) in '%s')")
+        :format(n, #cols, self.query_string), 2)
+    end
+    for i, col in ipairs(cols) do bodies[i] = encode_marker(col, i, values[i]) end
+  else
+    local known = {}
+    for i, col in ipairs(cols) do
+      known[col.name] = true
+      bodies[i] = encode_marker(col, i, values[col.name])
+    end
+    for k in pairs(values) do
+      if not known[k] then
+        error(("bad argument #1 to 'bind' (no marker named '%s' in '%s')"):format(tostring(k),
+          self.query_string), 2)
+      end
+    end
+  end
+  return setmetatable({ prepared_statement = self, bodies = bodies }, BoundStatement)
+end
+
+--- The `cq_value[?]` of the bound values, and an anchor keeping the bytes
+-- alive while the request is encoded.
+function BoundStatement:values()
+  local n = self.bodies.n
+  local arr = ffi.new("cq_value[?]", math.max(n, 1))
+  for i = 1, n do
+    local b = self.bodies[i]
+    if b == nil then
+      arr[i - 1].len = -1
+    elseif b == query.UNSET_VALUE then
+      arr[i - 1].len = -2
+    else
+      arr[i - 1].p, arr[i - 1].len = b, #b
+    end
+  end
+  return arr, n, self.bodies
+end
+
+return query
