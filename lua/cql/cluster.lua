@@ -1,10 +1,10 @@
 --- Clusters and sessions, as in the seed's `cassandra.cluster`.
 --
 -- FIRST INCREMENT of the driver (issue 4): a Session talks to the first
--- contact point that accepts a connection, over one connection. Pools,
--- the control connection, load balancing, retries, paging beyond the
--- first page and prepared statements come next; until then this module
--- says so where it matters instead of pretending.
+-- contact point that accepts a connection, over one connection. Simple
+-- and prepared statements, automatic paging and re-preparing work; pools,
+-- the control connection, load balancing, retries and batches come next,
+-- and until then this module says so where it matters.
 --
 --     local cluster = require("cql.cluster").Cluster { contact_points = { "127.0.0.1" } }
 --     local session = assert(cluster:connect("ks"))
@@ -74,23 +74,59 @@ local function result_set(res)
   return rs
 end
 
---- Iterates over the rows (of the first page, in this increment).
+--- Fetches the next page into `current_rows`. Returns true, false when
+-- there is no next page, or nil and an error.
+function ResultSet:fetch_next_page()
+  if not self.has_more_pages then return false end
+  local f = require("cql.future").new(self.session.scheduler)
+  self.fetch(self.paging_state, f)
+  local nxt, err = f:result()
+  if not nxt then return nil, err end
+  self.current_rows, self.paging_state, self.has_more_pages =
+    nxt.current_rows, nxt.paging_state, nxt.has_more_pages
+  return true
+end
+
+--- Iterates over every row of every page, fetching pages as it goes (only
+-- one page is held at a time). If fetching a page fails, the iterator
+-- returns `false, err` once and then stops:
+--
+--     for row, err in rs:rows() do
+--       if not row then error(err) end
+--       ...
+--     end
 function ResultSet:rows()
-  local i, rows = 0, self.current_rows
+  local i, failed = 0, false
   return function()
+    if failed then return nil end
     i = i + 1
-    return rows[i]
+    local row = self.current_rows[i]
+    while row == nil and self.has_more_pages do
+      local ok, err = self:fetch_next_page()
+      if not ok then
+        failed = true
+        return false, err
+      end
+      i = 1
+      row = self.current_rows[1]
+    end
+    return row
   end
 end
 
---- The first row, or nil.
+--- The first row of the current page, or nil.
 function ResultSet:one()
   return self.current_rows[1]
 end
 
---- Every row, as an array.
+--- Every row of every remaining page, as an array; or nil and an error.
 function ResultSet:all()
-  return self.current_rows
+  local rows = {}
+  for row, err in self:rows() do
+    if not row then return nil, err end
+    rows[#rows + 1] = row
+  end
+  return rows
 end
 
 --- For lightweight transactions: the `[applied]` column of the only row.
@@ -109,37 +145,41 @@ local function quote_identifier(name)
   return '"' .. name:gsub('"', '""') .. '"'
 end
 
--- Completes `result` with the ResultSet of a decoded response.
-local function deliver(self, result, res)
+-- Completes `result` with the ResultSet of a decoded response; `fetch`
+-- (paging_state, future) runs the statement again for the next page.
+local function deliver(self, result, res, fetch)
   local rs, err = result_set(res)
   if rs and rs.keyspace then self.keyspace = rs.keyspace end
-  if rs then result:set_result(rs) else result:set_error(err) end
+  if not rs then return result:set_error(err) end
+  rs.session, rs.fetch = self, fetch
+  result:set_result(rs)
 end
 
 -- Completes `result` from a response future.
-local function complete(self, result, response)
-  response:add_callbacks(function(res) deliver(self, result, res) end,
+local function complete(self, result, response, fetch)
+  response:add_callbacks(function(res) deliver(self, result, res, fetch) end,
                          function(err) result:set_error(err) end)
 end
 
 -- Runs a bound statement; on UNPREPARED (the node forgot the statement,
 -- e.g. after a restart or a table re-creation) prepares it again on that
 -- connection and retries once, without the caller noticing.
-local function execute_bound(self, bound, opts, result, retried)
+local function execute_bound(self, bound, opts, result, paging_state, retried)
   local ps = bound.prepared_statement
   local values, n, anchor = bound:values()
   local timeout = opts.timeout or self.default_timeout
   local response = self.conn:execute(ps.query_id, ps.result_metadata_id, values, n, timeout,
                                      opts.consistency_level or self.default_consistency_level,
-                                     opts.fetch_size or self.default_fetch_size)
+                                     opts.fetch_size or self.default_fetch_size, paging_state)
   local _ = anchor -- the values' bytes are copied into the request by now
-  if retried then return complete(self, result, response) end
-  response:add_callbacks(function(res) deliver(self, result, res) end, function(err)
+  local function fetch(state, f) execute_bound(self, bound, opts, f, state, false) end
+  if retried then return complete(self, result, response, fetch) end
+  response:add_callbacks(function(res) deliver(self, result, res, fetch) end, function(err)
     if err.name ~= "PreparedQueryNotFound" then return result:set_error(err) end
     self.reprepared = self.reprepared + 1
     self.conn:prepare(ps.query_string, timeout):add_callbacks(function(res)
       ps:update_from(query.PreparedStatement.from_response(ps.query_string, res, ps.keyspace))
-      execute_bound(self, bound, opts, result, true)
+      execute_bound(self, bound, opts, result, paging_state, true)
     end, function(e) result:set_error(e) end)
   end)
 end
@@ -149,7 +189,8 @@ end
 --   `parameters` is given), a PreparedStatement (bound with `parameters`)
 --   or a BoundStatement
 -- @param parameters an array or a table of names
--- @param opts timeout (seconds), consistency_level, fetch_size
+-- @param opts timeout (seconds), consistency_level, fetch_size (rows per
+--   page), paging_state (resume where a previous ResultSet's page ended)
 function Session:execute_async(statement, parameters, opts)
   if self.is_shutdown then error("the session is shut down", 2) end
   opts = opts or {}
@@ -161,7 +202,7 @@ function Session:execute_async(statement, parameters, opts)
     statement, mt = bound, query.BoundStatement
   end
   if mt == query.BoundStatement then
-    execute_bound(self, statement, opts, result, false)
+    execute_bound(self, statement, opts, result, opts.paging_state, false)
     return result
   end
   if type(statement) ~= "string" then
@@ -169,9 +210,12 @@ function Session:execute_async(statement, parameters, opts)
   end
   local ok, cql = pcall(encoder.bind_params, statement, parameters)
   if not ok then error("bad argument #2 to 'execute' (" .. tostring(cql) .. ")", 2) end
-  complete(self, result, self.conn:query(cql, opts.timeout or self.default_timeout,
-                                         opts.consistency_level or self.default_consistency_level,
-                                         opts.fetch_size or self.default_fetch_size))
+  local function fetch(paging_state, f)
+    complete(self, f, self.conn:query(cql, opts.timeout or self.default_timeout,
+                                      opts.consistency_level or self.default_consistency_level,
+                                      opts.fetch_size or self.default_fetch_size, paging_state), fetch)
+  end
+  fetch(opts.paging_state, result)
   return result
 end
 

@@ -261,17 +261,24 @@ function Connection:send(request, timeout, flags)
   return f
 end
 
---- Sends a QUERY with the given CQL at consistency `cl` (default ONE).
-function Connection:query(cql, timeout, cl, page_size)
+-- Paging options of QUERY and EXECUTE: page size, and where to resume.
+local function set_paging(params, page_size, paging_state)
+  if page_size then
+    params.flags = bit.bor(params.flags, 0x04)
+    params.page_size = page_size
+  end
+  if paging_state then params.paging_state.p, params.paging_state.len = paging_state, #paging_state end
+end
+
+--- Sends a QUERY with the given CQL at consistency `cl` (default ONE),
+-- optionally resuming at `paging_state` (a string from a previous page).
+function Connection:query(cql, timeout, cl, page_size, paging_state)
   local req = ffi.new("cq_request")
   req.opcode = OP.QUERY
   req.u.query.query.p = cql
   req.u.query.query.len = #cql
   req.u.query.params.consistency = cl or 1
-  if page_size then
-    req.u.query.params.flags = 0x04
-    req.u.query.params.page_size = page_size
-  end
+  set_paging(req.u.query.params, page_size, paging_state)
   return self:send(req, timeout)
 end
 
@@ -292,7 +299,8 @@ end
 -- @param timeout seconds or nil
 -- @param cl consistency level code
 -- @param page_size rows per page or nil
-function Connection:execute(id, metadata_id, values, nvalues, timeout, cl, page_size)
+-- @param paging_state where to resume, or nil
+function Connection:execute(id, metadata_id, values, nvalues, timeout, cl, page_size, paging_state)
   local req = ffi.new("cq_request")
   req.opcode = OP.EXECUTE
   local e = req.u.execute
@@ -300,10 +308,7 @@ function Connection:execute(id, metadata_id, values, nvalues, timeout, cl, page_
   if metadata_id then e.result_metadata_id.p, e.result_metadata_id.len = metadata_id, #metadata_id end
   e.params.consistency = cl or 1
   e.params.values, e.params.nvalues = values, nvalues
-  if page_size then
-    e.params.flags = 0x04
-    e.params.page_size = page_size
-  end
+  set_paging(e.params, page_size, paging_state)
   return self:send(req, timeout)
 end
 
