@@ -250,14 +250,35 @@ end
 local Cluster = {}
 Cluster.__index = Cluster
 
+-- A TLS context from ssl_options. Verification is on unless turned off:
+-- `verify = false` accepts any certificate, `check_hostname = false`
+-- accepts a valid certificate for another name. The seed's option names
+-- (ca_certs, certfile, keyfile) are accepted too.
+local function tls_context(o)
+  local cfg = ffi.new("cq_tls_config")
+  local ca, cert, key = o.ca_file or o.ca_certs, o.cert_file or o.certfile, o.key_file or o.keyfile
+  cfg.ca_file, cfg.cert_file, cfg.key_file = ca, cert, key
+  cfg.no_verify = o.verify == false and 1 or 0
+  cfg.no_hostname_check = o.check_hostname == false and 1 or 0
+  local err = ffi.new("char[256]")
+  local ctx = C.cq_tls_ctx_new(cfg, err, 256)
+  if ctx == nil then error("bad option ssl_options (" .. ffi.string(err) .. ")", 3) end
+  return ffi.gc(ctx, C.cq_tls_ctx_free)
+end
+
 --- Creates a cluster handle (no connection is made until `connect`).
 -- Options: contact_points (default {"127.0.0.1"}), port (9042),
 -- auth_provider, protocol_version (nil negotiates), compression (true),
--- connect_timeout (5 s), idle_heartbeat_interval (30 s).
+-- connect_timeout (5 s), idle_heartbeat_interval (30 s), ssl_options
+-- (`{ca_file, cert_file, key_file, verify = true, check_hostname = true,
+-- server_name}`; TLS is on when the table is given).
 function M.Cluster(opts)
   opts = opts or {}
   if opts.contact_points ~= nil and type(opts.contact_points) ~= "table" then
     error("bad option contact_points (array of addresses expected)", 2)
+  end
+  if opts.ssl_options ~= nil and type(opts.ssl_options) ~= "table" then
+    error("bad option ssl_options (table expected)", 2)
   end
   local host = UvHost.new()
   return setmetatable({
@@ -268,6 +289,8 @@ function M.Cluster(opts)
     compression = opts.compression ~= false,
     connect_timeout = opts.connect_timeout or 5,
     idle_heartbeat_interval = opts.idle_heartbeat_interval or 30,
+    ssl_options = opts.ssl_options,
+    tls = opts.ssl_options and tls_context(opts.ssl_options),
     host = host,
     scheduler = Scheduler.new(host),
     sessions = {},
@@ -283,7 +306,8 @@ function Cluster:connect(keyspace)
     local conn, err = Connection.open(self.scheduler, self.host, address, {
       port = self.port, protocol_version = self.protocol_version, compression = self.compression,
       keyspace = keyspace, auth_provider = self.auth_provider, connect_timeout = self.connect_timeout,
-      idle_heartbeat_interval = self.idle_heartbeat_interval,
+      idle_heartbeat_interval = self.idle_heartbeat_interval, tls = self.tls,
+      tls_name = self.ssl_options and self.ssl_options.server_name,
     }):result()
     if conn then
       local session = setmetatable({

@@ -66,6 +66,52 @@ describe("a cluster started with --auth --tls --udf", function()
     assert.matches("itest_tls%.c: 6 passed, 0 failed\n$", out)
   end)
 
+  describe("through cql.cluster", function()
+    local Cluster = require("cql.cluster").Cluster
+    local PlainTextAuthProvider = require("cql.auth").PlainTextAuthProvider
+    local function cluster(password, ssl)
+      return Cluster { contact_points = { HOST }, auth_provider = PlainTextAuthProvider("cassandra", password),
+                       ssl_options = ssl, connect_timeout = 10 }
+    end
+
+    it("connects with verified TLS and the right password", function()
+      local c = cluster("cassandra", { ca_file = env.CQLUA_TEST_TLS_CA })
+      local s = assert(c:connect())
+      local row = assert(s:execute("SELECT role FROM system_auth.roles WHERE role = 'cassandra'")):one()
+      assert.equal("cassandra", row.role)
+      c:shutdown()
+    end)
+
+    it("reports a wrong password as AuthenticationFailed inside NoHostAvailable", function()
+      local c = cluster("wrong", { ca_file = env.CQLUA_TEST_TLS_CA })
+      local s, err = c:connect()
+      assert.is_nil(s)
+      assert.equal("NoHostAvailable", err.name)
+      local cause = err.errors[HOST]
+      assert.equal("AuthenticationFailed", cause.name)
+      assert.matches("incorrect", cause.message)
+      c:shutdown()
+    end)
+
+    it("refuses a server whose certificate it cannot verify, and plaintext to a TLS port", function()
+      local c = cluster("cassandra", { ca_file = env.CQLUA_TEST_TLS_OTHER_CA })
+      local _, err = c:connect()
+      assert.equal("NoHostAvailable", err.name)
+      assert.matches("certificate verify failed", err.errors[HOST].message)
+      c:shutdown()
+      c = cluster("cassandra", nil)
+      _, err = c:connect()
+      assert.equal("NoHostAvailable", err.name)
+      c:shutdown()
+    end)
+
+    it("names a CA file that does not exist", function()
+      local ok, err = pcall(cluster, "x", { ca_file = "/nonexistent/ca.pem" })
+      assert.is_false(ok)
+      assert.matches("bad option ssl_options %(cannot load the CA file /nonexistent/ca%.pem: ", err)
+    end)
+  end)
+
   it("runs user-defined functions", function()
     local c = connect()
     c:query("CREATE KEYSPACE IF NOT EXISTS udf WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
