@@ -21,8 +21,7 @@ local errors = require "cql.errors"
 local encoder = require "cql.encoder"
 local Connection = require "cql.connection"
 local query = require "cql.query"
-local Scheduler = require "cql.scheduler"
-local UvHost = require "cql.host.uv"
+local runtime = require "cql.runtime"
 require "cql.cdef_transport"
 
 local C = core.C
@@ -280,7 +279,7 @@ function M.Cluster(opts)
   if opts.ssl_options ~= nil and type(opts.ssl_options) ~= "table" then
     error("bad option ssl_options (table expected)", 2)
   end
-  local host = UvHost.new()
+  local scheduler = runtime.scheduler()
   return setmetatable({
     contact_points = opts.contact_points or { "127.0.0.1" },
     port = opts.port or 9042,
@@ -291,8 +290,8 @@ function M.Cluster(opts)
     idle_heartbeat_interval = opts.idle_heartbeat_interval or 30,
     ssl_options = opts.ssl_options,
     tls = opts.ssl_options and tls_context(opts.ssl_options),
-    host = host,
-    scheduler = Scheduler.new(host),
+    host = scheduler.host,
+    scheduler = scheduler,
     sessions = {},
   }, Cluster)
 end

@@ -44,17 +44,14 @@ local function parse(argv)
   return opts
 end
 
---- Runs `fn` as a coroutine and reports an uncaught error with a traceback
--- taken inside the coroutine (where the error happened).
+--- Runs `fn` as the driver's main coroutine, so driver calls in it yield
+-- and spawned coroutines run meanwhile; reports an uncaught error with the
+-- traceback of where it happened.
 local function run_main(fn, ...)
-  local co = coroutine.create(fn)
-  local ok, err = coroutine.resume(co, ...)
+  local ok, err = require("cql.runtime").run(fn, ...)
   if not ok then
-    io.stderr:write("cqlua: ", debug.traceback(co, tostring(err)), "\n")
-    return 1
-  end
-  if coroutine.status(co) ~= "dead" then
-    io.stderr:write("cqlua: the script yielded outside of a driver call\n")
+    local msg = type(err) == "table" and tostring(err) or err
+    io.stderr:write("cqlua: ", tostring(msg), "\n")
     return 1
   end
   return 0
