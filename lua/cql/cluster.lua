@@ -34,8 +34,9 @@ local function cq_str(s)
   return s.p ~= nil and ffi.string(s.p, s.len) or nil
 end
 
--- Decodes a RESULT Rows response into Lua rows keyed by column name.
-local function rows_of(res)
+-- Decodes a RESULT Rows response into Lua rows: keyed by column name, or
+-- arrays for the tuple factory.
+local function rows_of(res, factory)
   local r = res.response.u.result
   local ncols = r.meta.column_count
   local names, decs = {}, {}
@@ -51,7 +52,7 @@ local function rows_of(res)
   if C.cq_rows_decode(page, types, ncols, r.row_count, r.rows, r.rows_len, err, 256) ~= 0 then
     return nil, errors.ProtocolException { message = "malformed rows: " .. ffi.string(err) }
   end
-  local rows = codec.page_rows(page, codec.row_decoder(decs, names))
+  local rows = codec.page_rows(page, codec.row_decoder(decs, factory ~= query.tuple_factory and names or nil))
   local paging_state
   if r.meta.paging_state.len > 0 then
     paging_state = ffi.string(r.meta.paging_state.p, r.meta.paging_state.len)
@@ -59,11 +60,11 @@ local function rows_of(res)
   return rows, names, paging_state
 end
 
-local function result_set(res)
+local function result_set(res, factory)
   local rs = setmetatable({ current_rows = {}, column_names = {}, warnings = res.warnings,
                             trace_id = res.trace_id }, ResultSet)
   if res.kind == "rows" then
-    local rows, names, paging_state = rows_of(res)
+    local rows, names, paging_state = rows_of(res, factory)
     if not rows then return nil, names end
     rs.current_rows, rs.column_names, rs.paging_state = rows, names, paging_state
     rs.has_more_pages = paging_state ~= nil
@@ -147,7 +148,7 @@ end
 -- Completes `result` with the ResultSet of a decoded response; `fetch`
 -- (paging_state, future) runs the statement again for the next page.
 local function deliver(self, result, res, fetch)
-  local rs, err = result_set(res)
+  local rs, err = result_set(res, self.row_factory)
   if rs and rs.keyspace then self.keyspace = rs.keyspace end
   if not rs then return result:set_error(err) end
   rs.session, rs.fetch = self, fetch
@@ -160,36 +161,102 @@ local function complete(self, result, response, fetch)
                          function(err) result:set_error(err) end)
 end
 
+local timespec = ffi.new("struct { int64_t sec; int64_t nsec; }")
+ffi.cdef "int clock_gettime(int clock, void *ts);"
+
+-- Client-side timestamps in microseconds, never going backwards nor
+-- repeating (the seed's MonotonicTimestampGenerator).
+local last_timestamp = ffi.new("int64_t", 0)
+local function next_timestamp()
+  ffi.C.clock_gettime(0, timespec) -- CLOCK_REALTIME
+  local now = timespec.sec * 1000000 + timespec.nsec / 1000
+  if now <= last_timestamp then now = last_timestamp + 1 end
+  last_timestamp = now
+  return now
+end
+
+-- The request options: the call's, else the statement's, else the
+-- session's defaults.
+local function request_options(self, statement, opts)
+  local st = type(statement) == "table" and statement or {}
+  local o = {
+    timeout = opts.timeout or st.timeout or self.default_timeout,
+    consistency = opts.consistency_level or st.consistency_level or self.default_consistency_level,
+    serial_consistency = opts.serial_consistency_level or st.serial_consistency_level
+                         or self.default_serial_consistency_level,
+    page_size = opts.fetch_size or st.fetch_size or self.default_fetch_size,
+    paging_state = opts.paging_state,
+  }
+  if self.use_client_timestamp then o.timestamp = next_timestamp() end
+  return o
+end
+
+-- Prepares `ps` again on the session's connection and replaces its ids.
+local function reprepare(self, ps, timeout, on_done, on_error)
+  self.reprepared = self.reprepared + 1
+  self.conn:prepare(ps.query_string, timeout):add_callbacks(function(res)
+    ps:update_from(query.PreparedStatement.from_response(ps.query_string, res, ps.keyspace))
+    on_done()
+  end, on_error)
+end
+
 -- Runs a bound statement; on UNPREPARED (the node forgot the statement,
 -- e.g. after a restart or a table re-creation) prepares it again on that
 -- connection and retries once, without the caller noticing.
-local function execute_bound(self, bound, opts, result, paging_state, retried)
+local function execute_bound(self, bound, o, result, retried)
   local ps = bound.prepared_statement
   local values, n, anchor = bound:values()
-  local timeout = opts.timeout or self.default_timeout
-  local response = self.conn:execute(ps.query_id, ps.result_metadata_id, values, n, timeout,
-                                     opts.consistency_level or self.default_consistency_level,
-                                     opts.fetch_size or self.default_fetch_size, paging_state)
+  local response = self.conn:execute(ps.query_id, ps.result_metadata_id, values, n, o.timeout, o)
   local _ = anchor -- the values' bytes are copied into the request by now
-  local function fetch(state, f) execute_bound(self, bound, opts, f, state, false) end
+  local function fetch(state, f)
+    local next_o = setmetatable({ paging_state = state }, { __index = o })
+    execute_bound(self, bound, next_o, f, false)
+  end
   if retried then return complete(self, result, response, fetch) end
   response:add_callbacks(function(res) deliver(self, result, res, fetch) end, function(err)
     if err.name ~= "PreparedQueryNotFound" then return result:set_error(err) end
-    self.reprepared = self.reprepared + 1
-    self.conn:prepare(ps.query_string, timeout):add_callbacks(function(res)
-      ps:update_from(query.PreparedStatement.from_response(ps.query_string, res, ps.keyspace))
-      execute_bound(self, bound, opts, result, paging_state, true)
-    end, function(e) result:set_error(e) end)
+    reprepare(self, ps, o.timeout, function() execute_bound(self, bound, o, result, true) end,
+              function(e) result:set_error(e) end)
+  end)
+end
+
+-- Runs a batch; an UNPREPARED for one of its prepared statements
+-- re-prepares that statement and retries the batch once.
+local function execute_batch(self, batch, o, result, retried)
+  local entries, anchors = {}, {}
+  for i, e in ipairs(batch.entries) do
+    if e.bound then
+      local values, n, anchor = e.bound:values()
+      anchors[i] = { values, anchor }
+      entries[i] = { id = e.bound.prepared_statement.query_id, values = values, n = n }
+    else
+      entries[i] = { query = e.query }
+    end
+  end
+  local response = self.conn:batch(batch.batch_type, entries, o.timeout, o)
+  local _ = anchors -- kept the values' bytes alive until the request was encoded
+  response:add_callbacks(function(res) deliver(self, result, res) end, function(err)
+    if err.name ~= "PreparedQueryNotFound" or retried then return result:set_error(err) end
+    for _, e in ipairs(batch.entries) do
+      local ps = e.bound and e.bound.prepared_statement
+      if ps and ps.query_id == err.query_id then
+        return reprepare(self, ps, o.timeout, function() execute_batch(self, batch, o, result, true) end,
+                         function(e2) result:set_error(e2) end)
+      end
+    end
+    result:set_error(err)
   end)
 end
 
 --- Runs a statement and returns a future for its ResultSet.
 -- @param statement CQL text (with `%s` / `%(name)s` markers when
---   `parameters` is given), a PreparedStatement (bound with `parameters`)
---   or a BoundStatement
+--   `parameters` is given), a SimpleStatement, a PreparedStatement (bound
+--   with `parameters`), a BoundStatement or a BatchStatement
 -- @param parameters an array or a table of names
--- @param opts timeout (seconds), consistency_level, fetch_size (rows per
---   page), paging_state (resume where a previous ResultSet's page ended)
+-- @param opts timeout (seconds), consistency_level, serial_consistency_level,
+--   fetch_size (rows per page), paging_state (resume where a previous
+--   ResultSet's page ended); each falls back to the statement's, then to
+--   the session's default
 function Session:execute_async(statement, parameters, opts)
   if self.is_shutdown then error("the session is shut down", 2) end
   opts = opts or {}
@@ -200,21 +267,27 @@ function Session:execute_async(statement, parameters, opts)
     if not ok then error(bound, 2) end
     statement, mt = bound, query.BoundStatement
   end
+  local o = request_options(self, statement, opts)
   if mt == query.BoundStatement then
-    execute_bound(self, statement, opts, result, opts.paging_state, false)
+    execute_bound(self, statement, o, result, false)
     return result
   end
-  if type(statement) ~= "string" then
+  if mt == query.BatchStatement then
+    if parameters ~= nil then error("bad argument #2 to 'execute' (a batch takes no parameters)", 2) end
+    execute_batch(self, statement, o, result, false)
+    return result
+  end
+  local text = mt == query.SimpleStatement and statement.query_string or statement
+  if type(text) ~= "string" then
     error("bad argument #1 to 'execute' (CQL string or statement expected, got " .. type(statement) .. ")", 2)
   end
-  local ok, cql = pcall(encoder.bind_params, statement, parameters)
+  local ok, cql = pcall(encoder.bind_params, text, parameters)
   if not ok then error("bad argument #2 to 'execute' (" .. tostring(cql) .. ")", 2) end
   local function fetch(paging_state, f)
-    complete(self, f, self.conn:query(cql, opts.timeout or self.default_timeout,
-                                      opts.consistency_level or self.default_consistency_level,
-                                      opts.fetch_size or self.default_fetch_size, paging_state), fetch)
+    local page_o = paging_state and setmetatable({ paging_state = paging_state }, { __index = o }) or o
+    complete(self, f, self.conn:query(cql, o.timeout, page_o), fetch)
   end
-  fetch(opts.paging_state, result)
+  fetch(o.paging_state, result)
   return result
 end
 
@@ -312,6 +385,8 @@ function Cluster:connect(keyspace)
       local session = setmetatable({
         cluster = self, conn = conn, scheduler = self.scheduler, keyspace = keyspace,
         default_timeout = 10, default_fetch_size = 5000, default_consistency_level = 10, -- LOCAL_ONE
+        default_serial_consistency_level = nil, use_client_timestamp = true,
+        row_factory = query.dict_factory,
         reprepared = 0, -- statements prepared again after UNPREPARED (for monitoring)
       }, Session)
       self.sessions[#self.sessions + 1] = session

@@ -20,7 +20,7 @@ local C = core.C
 local EV = { READY = 1, AUTHENTICATE = 2, AUTH_CHALLENGE = 3, AUTH_SUCCESS = 4, RESPONSE = 5,
              FAILED = 6, SERVER_EVENT = 7, CLOSED = 8 }
 local ERR_TIMEOUT, ERR_VERSION, ERR_SERVER = -9, -11, -12
-local OP = { ERROR = 0x00, QUERY = 0x07, RESULT = 0x08, PREPARE = 0x09, EXECUTE = 0x0A }
+local OP = { ERROR = 0x00, QUERY = 0x07, RESULT = 0x08, PREPARE = 0x09, EXECUTE = 0x0A, BATCH = 0x0D }
 local RESULT_KIND = { [1] = "void", [2] = "rows", [3] = "set_keyspace", [4] = "prepared",
                       [5] = "schema_change" }
 
@@ -261,24 +261,34 @@ function Connection:send(request, timeout, flags)
   return f
 end
 
--- Paging options of QUERY and EXECUTE: page size, and where to resume.
-local function set_paging(params, page_size, paging_state)
-  if page_size then
+-- The options of QUERY, EXECUTE (and, for the last two, BATCH):
+-- consistency, page_size, paging_state (a string from a previous page),
+-- serial_consistency, timestamp (microseconds, int64).
+local function set_params(params, o)
+  params.consistency = o.consistency or 1
+  if o.page_size then
     params.flags = bit.bor(params.flags, 0x04)
-    params.page_size = page_size
+    params.page_size = o.page_size
   end
-  if paging_state then params.paging_state.p, params.paging_state.len = paging_state, #paging_state end
+  if o.paging_state then params.paging_state.p, params.paging_state.len = o.paging_state, #o.paging_state end
+  if o.serial_consistency then
+    params.flags = bit.bor(params.flags, 0x10)
+    params.serial_consistency = o.serial_consistency
+  end
+  if o.timestamp then
+    params.flags = bit.bor(params.flags, 0x20)
+    params.default_timestamp = o.timestamp
+  end
 end
 
---- Sends a QUERY with the given CQL at consistency `cl` (default ONE),
--- optionally resuming at `paging_state` (a string from a previous page).
-function Connection:query(cql, timeout, cl, page_size, paging_state)
+--- Sends a QUERY (see set_params for `o`: consistency, page_size,
+-- paging_state, serial_consistency, timestamp).
+function Connection:query(cql, timeout, o)
   local req = ffi.new("cq_request")
   req.opcode = OP.QUERY
   req.u.query.query.p = cql
   req.u.query.query.len = #cql
-  req.u.query.params.consistency = cl or 1
-  set_paging(req.u.query.params, page_size, paging_state)
+  set_params(req.u.query.params, o or {})
   return self:send(req, timeout)
 end
 
@@ -297,18 +307,51 @@ end
 -- @param values a `cq_value[?]` cdata (pointing into strings the caller keeps alive)
 -- @param nvalues how many
 -- @param timeout seconds or nil
--- @param cl consistency level code
--- @param page_size rows per page or nil
--- @param paging_state where to resume, or nil
-function Connection:execute(id, metadata_id, values, nvalues, timeout, cl, page_size, paging_state)
+-- @param o consistency, page_size, paging_state, serial_consistency, timestamp
+function Connection:execute(id, metadata_id, values, nvalues, timeout, o)
   local req = ffi.new("cq_request")
   req.opcode = OP.EXECUTE
   local e = req.u.execute
   e.id.p, e.id.len = id, #id
   if metadata_id then e.result_metadata_id.p, e.result_metadata_id.len = metadata_id, #metadata_id end
-  e.params.consistency = cl or 1
   e.params.values, e.params.nvalues = values, nvalues
-  set_paging(e.params, page_size, paging_state)
+  set_params(e.params, o or {})
+  return self:send(req, timeout)
+end
+
+--- Sends a BATCH.
+-- @param batch_type 0 logged, 1 unlogged, 2 counter
+-- @param entries array of `{query = cql}` or `{id = prepared_id, values = cq_value[?], n = count}`
+-- @param timeout seconds or nil
+-- @param o consistency, serial_consistency, timestamp
+function Connection:batch(batch_type, entries, timeout, o)
+  local n = #entries
+  local stmts = ffi.new("cq_batch_stmt[?]", math.max(n, 1))
+  for i = 1, n do
+    local e, st = entries[i], stmts[i - 1]
+    if e.query then
+      st.kind = 0
+      st.query.p, st.query.len = e.query, #e.query
+    else
+      st.kind = 1
+      st.id.p, st.id.len = e.id, #e.id
+      st.values, st.nvalues = e.values, e.n
+    end
+  end
+  local req = ffi.new("cq_request")
+  req.opcode = OP.BATCH
+  local b = req.u.batch
+  b.type, b.nstmts, b.stmts = batch_type, n, stmts
+  o = o or {}
+  b.consistency = o.consistency or 1
+  if o.serial_consistency then
+    b.flags = bit.bor(b.flags, 0x10)
+    b.serial_consistency = o.serial_consistency
+  end
+  if o.timestamp then
+    b.flags = bit.bor(b.flags, 0x20)
+    b.default_timestamp = o.timestamp
+  end
   return self:send(req, timeout)
 end
 

@@ -20,6 +20,100 @@ local function cq_str(s)
   return s.p ~= nil and ffi.string(s.p, s.len) or nil
 end
 
+--- Row factories (`session.row_factory`): rows keyed by column name (the
+-- default; the seed's named tuples), or arrays by position.
+query.dict_factory = "dict"
+query.named_tuple_factory = "dict"
+query.tuple_factory = "tuple"
+
+-- Options every statement may carry, checked once.
+local STATEMENT_OPTIONS = { consistency_level = true, serial_consistency_level = true,
+                            fetch_size = true, is_idempotent = true, timeout = true }
+
+local function statement_options(self, opts, what)
+  for k, v in pairs(opts or {}) do
+    if not STATEMENT_OPTIONS[k] then error(("bad option '%s' for %s"):format(tostring(k), what), 3) end
+    self[k] = v
+  end
+  return self
+end
+
+local SimpleStatement = {}
+SimpleStatement.__index = SimpleStatement
+query.SimpleStatement = SimpleStatement
+
+--- A statement run as text: `SimpleStatement("SELECT ...", {consistency_level
+-- = ConsistencyLevel.QUORUM, fetch_size = 100})`. Parameters given to
+-- `execute` are encoded client-side into the text.
+setmetatable(SimpleStatement, { __call = function(_, query_string, opts)
+  if type(query_string) ~= "string" then
+    error("bad argument #1 to 'SimpleStatement' (CQL string expected)", 2)
+  end
+  return statement_options(setmetatable({ query_string = query_string, is_idempotent = false },
+                                        SimpleStatement), opts, "SimpleStatement")
+end })
+
+--- Kinds of batch (the seed's BatchType).
+query.BatchType = { LOGGED = 0, UNLOGGED = 1, COUNTER = 2 }
+
+local BatchStatement = {}
+BatchStatement.__index = BatchStatement
+query.BatchStatement = BatchStatement
+
+--- A batch: `BatchStatement{batch_type = BatchType.UNLOGGED,
+-- consistency_level = ...}`; fill it with `add` and `add_all`.
+setmetatable(BatchStatement, { __call = function(_, opts)
+  opts = opts or {}
+  local batch_type = opts.batch_type or query.BatchType.LOGGED
+  if batch_type ~= 0 and batch_type ~= 1 and batch_type ~= 2 then
+    error("bad option batch_type (BatchType.LOGGED, UNLOGGED or COUNTER expected)", 2)
+  end
+  local rest = {}
+  for k, v in pairs(opts) do if k ~= "batch_type" then rest[k] = v end end
+  return statement_options(setmetatable({ batch_type = batch_type, entries = {} }, BatchStatement),
+                           rest, "BatchStatement")
+end })
+
+--- Adds a statement: CQL text (with `parameters` encoded client-side), a
+-- SimpleStatement, a PreparedStatement (bound with `parameters`) or a
+-- BoundStatement. Returns the batch.
+function BatchStatement:add(statement, parameters)
+  if #self.entries >= 0xFFFF then error("a batch holds at most 65535 statements", 2) end
+  local mt = getmetatable(statement)
+  if mt == query.PreparedStatement then
+    statement, mt = statement:bind(parameters), query.BoundStatement
+  end
+  if mt == query.BoundStatement then
+    self.entries[#self.entries + 1] = { bound = statement }
+  else
+    local text = mt == SimpleStatement and statement.query_string or statement
+    if type(text) ~= "string" then
+      error("bad argument #1 to 'add' (CQL string or statement expected, got " .. type(statement) .. ")", 2)
+    end
+    local ok, cql = pcall(require("cql.encoder").bind_params, text, parameters)
+    if not ok then error("bad argument #2 to 'add' (" .. tostring(cql) .. ")", 2) end
+    self.entries[#self.entries + 1] = { query = cql }
+  end
+  return self
+end
+
+--- Adds every statement of `statements`, with `parameters[i]` for the i-th.
+function BatchStatement:add_all(statements, parameters)
+  for i, st in ipairs(statements) do self:add(st, parameters and parameters[i]) end
+  return self
+end
+
+--- Empties the batch (to reuse it).
+function BatchStatement:clear()
+  self.entries = {}
+  return self
+end
+
+--- How many statements the batch holds.
+function BatchStatement:size()
+  return #self.entries
+end
+
 local PreparedStatement = {}
 PreparedStatement.__index = PreparedStatement
 query.PreparedStatement = PreparedStatement
@@ -108,7 +202,10 @@ function PreparedStatement:bind(values)
       end
     end
   end
-  return setmetatable({ prepared_statement = self, bodies = bodies }, BoundStatement)
+  return setmetatable({ prepared_statement = self, bodies = bodies,
+                        consistency_level = self.consistency_level,
+                        serial_consistency_level = self.serial_consistency_level,
+                        fetch_size = self.fetch_size, timeout = self.timeout }, BoundStatement)
 end
 
 --- The `cq_value[?]` of the bound values, and an anchor keeping the bytes

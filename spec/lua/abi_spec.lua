@@ -35,6 +35,16 @@ describe("FFI layouts match the C core", function()
     it(name .. " (transport)", function() check(name, core.C.cqlua_transport_abi_sizeof) end)
   end
 
+  -- The test server declares the frame and segment codec structs by hand.
+  require "test_server_cdef"
+  for _, name in ipairs { "cq_lz4_ctx", "cq_frame_writer", "cq_frame_writer.scratch",
+                          "cq_frame_writer.lz4s", "cq_frame_reader", "cq_frame_reader.in",
+                          "cq_frame_reader.plain", "cq_frame_reader.msg", "cq_segment_encoder",
+                          "cq_segment_encoder.lz4s", "cq_segment_decoder", "cq_segment_decoder.large",
+                          "cq_segment_decoder.msg" } do
+    it(name .. " (test server)", function() check(name, core.C.cq_abi_sizeof) end)
+  end
+
   it("answers 0 for an unknown name", function()
     assert.are.equal(0, tonumber(core.C.cq_abi_sizeof("no_such_struct")))
   end)

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "message.h"
 #include "rows.h"
+#include "segment.h"
 #include "types.h"
 #include "value.h"
 
@@ -108,6 +109,21 @@ static const struct {
     SZ(cq_conn_event),
     OF(cq_conn_event, frame),
     OF(cq_conn_event, suggested_version),
+
+    /* spec/support/test_server_cdef.lua (the scriptable test server) */
+    SZ(cq_lz4_ctx),
+    SZ(cq_frame_writer),
+    OF(cq_frame_writer, scratch),
+    OF(cq_frame_writer, lz4s),
+    SZ(cq_frame_reader),
+    OF(cq_frame_reader, in),
+    OF(cq_frame_reader, plain),
+    OF(cq_frame_reader, msg),
+    SZ(cq_segment_encoder),
+    OF(cq_segment_encoder, lz4s),
+    SZ(cq_segment_decoder),
+    OF(cq_segment_decoder, large),
+    OF(cq_segment_decoder, msg),
 };
 
 size_t cq_abi_sizeof(const char *name) {
