@@ -264,21 +264,27 @@ end
 -- The options of QUERY, EXECUTE (and, for the last two, BATCH):
 -- consistency, page_size, paging_state (a string from a previous page),
 -- serial_consistency, timestamp (microseconds, int64).
+-- Consistency, serial consistency and timestamp: the fields cq_query_params
+-- and cq_batch share.
+local function set_common(target, o)
+  target.consistency = o.consistency or 1
+  if o.serial_consistency then
+    target.flags = bit.bor(target.flags, 0x10)
+    target.serial_consistency = o.serial_consistency
+  end
+  if o.timestamp then
+    target.flags = bit.bor(target.flags, 0x20)
+    target.default_timestamp = o.timestamp
+  end
+end
+
 local function set_params(params, o)
-  params.consistency = o.consistency or 1
+  set_common(params, o)
   if o.page_size then
     params.flags = bit.bor(params.flags, 0x04)
     params.page_size = o.page_size
   end
   if o.paging_state then params.paging_state.p, params.paging_state.len = o.paging_state, #o.paging_state end
-  if o.serial_consistency then
-    params.flags = bit.bor(params.flags, 0x10)
-    params.serial_consistency = o.serial_consistency
-  end
-  if o.timestamp then
-    params.flags = bit.bor(params.flags, 0x20)
-    params.default_timestamp = o.timestamp
-  end
 end
 
 --- Sends a QUERY (see set_params for `o`: consistency, page_size,
@@ -342,16 +348,7 @@ function Connection:batch(batch_type, entries, timeout, o)
   req.opcode = OP.BATCH
   local b = req.u.batch
   b.type, b.nstmts, b.stmts = batch_type, n, stmts
-  o = o or {}
-  b.consistency = o.consistency or 1
-  if o.serial_consistency then
-    b.flags = bit.bor(b.flags, 0x10)
-    b.serial_consistency = o.serial_consistency
-  end
-  if o.timestamp then
-    b.flags = bit.bor(b.flags, 0x20)
-    b.default_timestamp = o.timestamp
-  end
+  set_common(b, o or {})
   return self:send(req, timeout)
 end
 
