@@ -28,7 +28,20 @@ local C = core.C
 local M = {}
 
 local ResultSet = {}
-ResultSet.__index = ResultSet
+-- column_types is computed on first use: most callers never need type
+-- objects, and building them costs an allocation per column.
+ResultSet.__index = function(rs, key)
+  if key == "column_types" and rs._response then
+    local r = rs._response.response.u.result
+    local types = {}
+    for i = 0, r.meta.column_count - 1 do
+      types[i + 1] = require("cql.cqltypes").wrap(r.meta.columns[i].type, rs._response)
+    end
+    rawset(rs, "column_types", types)
+    return types
+  end
+  return ResultSet[key]
+end
 
 local function cq_str(s)
   return s.p ~= nil and ffi.string(s.p, s.len) or nil
@@ -68,6 +81,7 @@ local function result_set(res, factory)
     if not rows then return nil, names end
     rs.current_rows, rs.column_names, rs.paging_state = rows, names, paging_state
     rs.has_more_pages = paging_state ~= nil
+    rs._response = res
   elseif res.kind == "set_keyspace" then
     rs.keyspace = cq_str(res.response.u.result.keyspace)
   end
@@ -82,8 +96,8 @@ function ResultSet:fetch_next_page()
   self.fetch(self.paging_state, f)
   local nxt, err = f:result()
   if not nxt then return nil, err end
-  self.current_rows, self.paging_state, self.has_more_pages =
-    nxt.current_rows, nxt.paging_state, nxt.has_more_pages
+  self.current_rows, self.paging_state, self.has_more_pages, self._response =
+    nxt.current_rows, nxt.paging_state, nxt.has_more_pages, nxt._response
   return true
 end
 
@@ -127,6 +141,46 @@ function ResultSet:all()
     rows[#rows + 1] = row
   end
   return rows
+end
+
+--- The trace of a request run with `trace = true`: waits (up to
+-- `max_wait` seconds, default 2) until the server has written it, then
+-- returns `{ trace_id, request_type, duration (microseconds), coordinator,
+-- parameters, started_at, client, events = { {description, source,
+-- source_elapsed, thread_name}, ... } }`, or nil and an error
+-- (TraceUnavailable when it is not complete in time).
+function ResultSet:get_query_trace(max_wait)
+  if not self.trace_id then
+    error("get_query_trace: the request was not traced (run it with trace = true)", 2)
+  end
+  local util = require "cql.util"
+  local id = util.UUID.from_bytes(self.trace_id)
+  local session, waited, step = self.session, 0, 0.05
+  max_wait = max_wait or 2
+  while true do
+    local rs, err = session:execute("SELECT * FROM system_traces.sessions WHERE session_id = %s", { id },
+                                    { consistency_level = 1, trace = false })
+    if not rs then return nil, err end
+    local s = rs:one()
+    if s and s.duration then
+      local events, eerr = session:execute(
+        "SELECT * FROM system_traces.events WHERE session_id = %s", { id }, { consistency_level = 1 })
+      if not events then return nil, eerr end
+      local list = {}
+      for e in events:rows() do
+        list[#list + 1] = { description = e.activity, source = e.source, source_elapsed = e.source_elapsed,
+                            thread_name = e.thread }
+      end
+      return { trace_id = id, request_type = s.request, duration = s.duration, coordinator = s.coordinator,
+               parameters = s.parameters, started_at = s.started_at, client = s.client, events = list }
+    end
+    if waited >= max_wait then
+      return nil, errors.TraceUnavailable {
+        message = ("the trace %s was not complete within %g seconds"):format(tostring(id), max_wait) }
+    end
+    require("cql.runtime").sleep(step)
+    waited = waited + step
+  end
 end
 
 --- For lightweight transactions: the `[applied]` column of the only row.
@@ -186,6 +240,7 @@ local function request_options(self, statement, opts)
                          or self.default_serial_consistency_level,
     page_size = opts.fetch_size or st.fetch_size or self.default_fetch_size,
     paging_state = opts.paging_state,
+    trace = opts.trace or st.trace,
   }
   if self.use_client_timestamp then o.timestamp = next_timestamp() end
   return o
@@ -255,8 +310,9 @@ end
 -- @param parameters an array or a table of names
 -- @param opts timeout (seconds), consistency_level, serial_consistency_level,
 --   fetch_size (rows per page), paging_state (resume where a previous
---   ResultSet's page ended); each falls back to the statement's, then to
---   the session's default
+--   ResultSet's page ended), trace (ask the server to trace the request;
+--   see ResultSet:get_query_trace); each falls back to the statement's,
+--   then to the session's default
 function Session:execute_async(statement, parameters, opts)
   if self.is_shutdown then error("the session is shut down", 2) end
   opts = opts or {}
@@ -339,7 +395,8 @@ local function tls_context(o)
 end
 
 --- Creates a cluster handle (no connection is made until `connect`).
--- Options: contact_points (default {"127.0.0.1"}), port (9042),
+-- Options: contact_points (default: the runner's --hosts, else
+-- {"127.0.0.1"}), port (the runner's --port, else 9042),
 -- auth_provider, protocol_version (nil negotiates), compression (true),
 -- connect_timeout (5 s), idle_heartbeat_interval (30 s), ssl_options
 -- (`{ca_file, cert_file, key_file, verify = true, check_hostname = true,
@@ -353,10 +410,15 @@ function M.Cluster(opts)
     error("bad option ssl_options (table expected)", 2)
   end
   local scheduler = runtime.scheduler()
+  local defaults = runtime.defaults
+  local auth_provider = opts.auth_provider
+  if auth_provider == nil and defaults.username then
+    auth_provider = require("cql.auth").PlainTextAuthProvider(defaults.username, defaults.password or "")
+  end
   return setmetatable({
-    contact_points = opts.contact_points or { "127.0.0.1" },
-    port = opts.port or 9042,
-    auth_provider = opts.auth_provider,
+    contact_points = opts.contact_points or defaults.contact_points or { "127.0.0.1" },
+    port = opts.port or defaults.port or 9042,
+    auth_provider = auth_provider,
     protocol_version = opts.protocol_version,
     compression = opts.compression ~= false,
     connect_timeout = opts.connect_timeout or 5,

@@ -287,15 +287,21 @@ local function set_params(params, o)
   if o.paging_state then params.paging_state.p, params.paging_state.len = o.paging_state, #o.paging_state end
 end
 
+-- Frame flags a request asks for: tracing.
+local function frame_flags(o)
+  return o.trace and 0x02 or 0
+end
+
 --- Sends a QUERY (see set_params for `o`: consistency, page_size,
--- paging_state, serial_consistency, timestamp).
+-- paging_state, serial_consistency, timestamp; and trace).
 function Connection:query(cql, timeout, o)
+  o = o or {}
   local req = ffi.new("cq_request")
   req.opcode = OP.QUERY
   req.u.query.query.p = cql
   req.u.query.query.len = #cql
-  set_params(req.u.query.params, o or {})
-  return self:send(req, timeout)
+  set_params(req.u.query.params, o)
+  return self:send(req, timeout, frame_flags(o))
 end
 
 --- Sends a PREPARE for `cql`; the future's response has kind "prepared".
@@ -321,8 +327,9 @@ function Connection:execute(id, metadata_id, values, nvalues, timeout, o)
   e.id.p, e.id.len = id, #id
   if metadata_id then e.result_metadata_id.p, e.result_metadata_id.len = metadata_id, #metadata_id end
   e.params.values, e.params.nvalues = values, nvalues
-  set_params(e.params, o or {})
-  return self:send(req, timeout)
+  o = o or {}
+  set_params(e.params, o)
+  return self:send(req, timeout, frame_flags(o))
 end
 
 --- Sends a BATCH.
@@ -348,8 +355,9 @@ function Connection:batch(batch_type, entries, timeout, o)
   req.opcode = OP.BATCH
   local b = req.u.batch
   b.type, b.nstmts, b.stmts = batch_type, n, stmts
-  set_common(b, o or {})
-  return self:send(req, timeout)
+  o = o or {}
+  set_common(b, o)
+  return self:send(req, timeout, frame_flags(o))
 end
 
 --- Closes the connection; requests in flight fail with ConnectionShutdown.

@@ -120,6 +120,7 @@ local ConnectionException = class("ConnectionException", DriverException, { "end
 class("ConnectionShutdown", ConnectionException)
 class("ProtocolVersionUnsupported", ConnectionException, { "startup_version" })
 class("ConnectionBusy", DriverException)
+class("TraceUnavailable", DriverException)
 
 --- Write types the server reports in write timeouts and failures.
 errors.WriteType = { SIMPLE = 0, BATCH = 1, UNLOGGED_BATCH = 2, COUNTER = 3, BATCH_LOG = 4,

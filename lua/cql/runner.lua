@@ -4,10 +4,20 @@ local runner = {}
 
 local USAGE = [=[
 usage: cqlua [options] [script [args...]]
-  -e CODE       run CODE (may be repeated; runs before the script)
-  -v, --version print the version and exit
-  -h, --help    print this help and exit
-  -             read the script from standard input]=]
+  -e CODE            run CODE (may be repeated; runs before the script)
+  --hosts H1,H2      contact points of clusters created without them
+                     (default: $CQLUA_HOSTS, else 127.0.0.1)
+  --port PORT        their CQL port (default: $CQLUA_PORT, else 9042)
+  --user NAME        authenticate as NAME (default: $CQLUA_USER)
+  --password SECRET  its password (default: $CQLUA_PASSWORD; prefer the
+                     environment: arguments are visible to other users)
+  -v, --version      print the version and exit
+  -h, --help         print this help and exit
+  -                  read the script from standard input]=]
+
+-- Options that take a value, and where they go in cql.runtime.defaults.
+local VALUE_OPTIONS = { ["--hosts"] = "hosts", ["--port"] = "port", ["--user"] = "username",
+                        ["--password"] = "password" }
 
 local function fail(msg)
   io.stderr:write("cqlua: ", msg, "\n")
@@ -23,6 +33,10 @@ local function parse(argv)
     if a == "-e" then
       if not argv[i + 1] then return nil, "-e needs an argument" end
       opts.chunks[#opts.chunks + 1] = { code = argv[i + 1], name = "=(command line)" }
+      i = i + 2
+    elseif VALUE_OPTIONS[a] then
+      if not argv[i + 1] then return nil, a .. " needs an argument" end
+      opts[VALUE_OPTIONS[a]] = argv[i + 1]
       i = i + 2
     elseif a == "-v" or a == "--version" then
       opts.version = true
@@ -57,10 +71,32 @@ local function run_main(fn, ...)
   return 0
 end
 
+-- Fills cql.runtime.defaults from the flags, then the environment.
+local function set_defaults(opts)
+  local hosts = opts.hosts or os.getenv("CQLUA_HOSTS")
+  local port = opts.port or os.getenv("CQLUA_PORT")
+  local d = require("cql.runtime").defaults
+  if hosts and hosts ~= "" then
+    d.contact_points = {}
+    for h in hosts:gmatch("[^,%s]+") do d.contact_points[#d.contact_points + 1] = h end
+  end
+  if port and port ~= "" then
+    d.port = tonumber(port)
+    if not d.port or d.port < 1 or d.port > 65535 or d.port % 1 ~= 0 then
+      return nil, "bad port '" .. port .. "' (1 to 65535 expected)"
+    end
+  end
+  d.username = opts.username or os.getenv("CQLUA_USER")
+  d.password = opts.password or os.getenv("CQLUA_PASSWORD")
+  return true
+end
+
 --- Entry point called by the C runner with its argv.
 function runner.main(argv)
   local opts, err = parse(argv)
   if not opts then return fail(err) end
+  local ok, derr = set_defaults(opts)
+  if not ok then return fail(derr) end
   if opts.help then
     print(USAGE)
     return 0

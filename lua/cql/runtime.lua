@@ -13,6 +13,11 @@
 -- @module cql.runtime
 local runtime = {}
 
+--- Connection defaults for clusters created without those options: set by
+-- the runner from its flags and environment (`contact_points`, `port`,
+-- `username`, `password`); empty in plain LuaJIT.
+runtime.defaults = {}
+
 local scheduler
 
 --- The shared scheduler (with its libuv host), created on first use.

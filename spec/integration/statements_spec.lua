@@ -84,6 +84,28 @@ describe("statements", function()
     assert.same({ 10, "first", n = 2 }, row)
   end)
 
+  it("traces a request on demand and reads the trace back", function()
+    local rs = assert(session:execute("SELECT * FROM t WHERE k = 10", nil, { trace = true }))
+    assert.is_string(rs.trace_id)
+    local trace = assert(rs:get_query_trace(10))
+    assert.equal(tostring(trace.trace_id), tostring(require("cql.util").UUID.from_bytes(rs.trace_id)))
+    assert.equal("Execute CQL3 query", trace.request_type)
+    assert.is_true(trace.duration > 0)
+    assert.is_true(#trace.events > 0)
+    assert.is_string(trace.events[1].description)
+    local untraced = assert(session:execute("SELECT * FROM t WHERE k = 10"))
+    assert.is_nil(untraced.trace_id)
+    assert.has_error(function() untraced:get_query_trace() end,
+      "get_query_trace: the request was not traced (run it with trace = true)")
+  end)
+
+  it("describes the columns' types", function()
+    local rs = assert(session:execute("SELECT k, v FROM t WHERE k = 10"))
+    assert.same({ "k", "v" }, rs.column_names)
+    assert.equal("int", rs.column_types[1].typename)
+    assert.equal("text", rs.column_types[2].typename)
+  end)
+
   it("raises on unknown statement options", function()
     assert.has_error(function() query.SimpleStatement("SELECT 1", { consistency = 1 }) end,
       "bad option 'consistency' for SimpleStatement")
