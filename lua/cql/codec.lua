@@ -448,13 +448,24 @@ local function convert(name, ctor, x)
   return r
 end
 
+-- x as a value of a class: x itself when `is_class(x)`, else built by
+-- `ctor` when `accepts(x)`; anything else is "expected <what>".
+local function coerce(name, x, is_class, ctor, accepts, what)
+  if is_class(x) then return x end
+  if not accepts(x) then bad(name, "expected " .. what .. ", got ", x) end
+  return convert(name, ctor, x)
+end
+
+local function is_string(x) return type(x) == "string" end
+local function is_number_like(x)
+  local t = type(x)
+  return t == "number" or t == "string" or cmp.is_int64(x)
+end
+
 local function uuid_encoder(name)
   local UUID, is_uuid = uuid.UUID, uuid.is_uuid
   return function(st, idx, x)
-    if not is_uuid(x) then
-      if type(x) ~= "string" then bad(name, "expected a UUID, got ", x) end
-      x = convert(name, UUID, x)
-    end
+    x = coerce(name, x, is_uuid, UUID, is_string, "a UUID")
     set_bytes(st, idx, x.bytes)
   end
 end
@@ -467,6 +478,11 @@ local function inet_encoder(name)
     if not b then bad(name, err) end
     set_bytes(st, idx, b)
   end
+end
+
+local function accepts_varint(x)
+  local t = type(x)
+  return t == "number" or t == "string" or t == "cdata"
 end
 
 local function varint_encoder(name)
@@ -482,24 +498,16 @@ local function varint_encoder(name)
       c.kind, c.i = K_INT, x
       return
     end
-    if not is_varint(x) then
-      if t ~= "number" and t ~= "string" and t ~= "cdata" then bad(name, "expected an integer, got ", x) end
-      x = convert(name, Varint, x)
-    end
+    x = coerce(name, x, is_varint, Varint, accepts_varint, "an integer")
     set_bytes(st, idx, x.bytes)
   end
 end
 
 local function decimal_encoder(name)
   local Decimal, is_decimal = numeric.Decimal, numeric.is_decimal
+  local function accepts(x) return accepts_varint(x) or numeric.is_varint(x) end
   return function(st, idx, x)
-    if not is_decimal(x) then
-      local t = type(x)
-      if t ~= "number" and t ~= "string" and t ~= "cdata" and not numeric.is_varint(x) then
-        bad(name, "expected a Decimal, got ", x)
-      end
-      x = convert(name, Decimal, x)
-    end
+    x = coerce(name, x, is_decimal, Decimal, accepts, "a Decimal")
     local off = put_bytes(st, x.unscaled)
     local c = st.v[idx]
     c.kind, c.off, c.len, c.a = K_DECIMAL, off, #x.unscaled, x.scale
@@ -508,14 +516,9 @@ end
 
 local function date_encoder(name)
   local Date, is_date = datetime.Date, datetime.is_date
+  local function accepts(x) return type(x) == "table" or is_number_like(x) end
   return function(st, idx, x)
-    if not is_date(x) then
-      local t = type(x)
-      if t ~= "number" and t ~= "string" and t ~= "table" and not cmp.is_int64(x) then
-        bad(name, "expected a Date, got ", x)
-      end
-      x = convert(name, Date, x)
-    end
+    x = coerce(name, x, is_date, Date, accepts, "a Date")
     local c = st.v[idx]
     c.kind, c.i = K_DATE, x.days_from_epoch
   end
@@ -524,11 +527,7 @@ end
 local function time_encoder(name)
   local Time, is_time = datetime.Time, datetime.is_time
   return function(st, idx, x)
-    if not is_time(x) then
-      local t = type(x)
-      if t ~= "number" and t ~= "string" and not cmp.is_int64(x) then bad(name, "expected a Time, got ", x) end
-      x = convert(name, Time, x)
-    end
+    x = coerce(name, x, is_time, Time, is_number_like, "a Time")
     local c = st.v[idx]
     c.kind, c.i = K_TIME, x.nanosecond_time
   end
@@ -537,10 +536,7 @@ end
 local function duration_encoder(name)
   local Duration, is_duration = duration.Duration, duration.is_duration
   return function(st, idx, x)
-    if not is_duration(x) then
-      if type(x) ~= "string" then bad(name, "expected a Duration, got ", x) end
-      x = convert(name, Duration, x)
-    end
+    x = coerce(name, x, is_duration, Duration, is_string, "a Duration")
     local c = st.v[idx]
     c.kind, c.a, c.b, c.i = K_DURATION, x.months, x.days, x.nanoseconds
   end

@@ -372,27 +372,41 @@ static const struct {
 
 static int cql_type(parser *p, const cq_type **out, int depth);
 
+/* A quoted string starting at the current quote character, where a doubled
+ * quote stands for one: copied unquoted and NUL-terminated into the arena
+ * (*out, *len). An unterminated string fails with `unclosed` at its start. */
+static int scan_quoted(parser *p, char quote, const char *unclosed, char **out, size_t *len) {
+  size_t start = p->pos++;
+  char *buf = cq_arena_alloc(p->a, p->n - p->pos + 1);
+  size_t k = 0;
+  if (!buf) return nomem(p);
+  for (;;) {
+    if (p->pos >= p->n) {
+      p->pos = start;
+      return perr(p, CQ_ERR_MALFORMED, "%s", unclosed);
+    }
+    char c = p->s[p->pos++];
+    if (c == quote) {
+      if (peek(p) != quote) break;
+      p->pos++;
+    }
+    buf[k++] = c;
+  }
+  buf[k] = '\0';
+  *out = buf;
+  *len = k;
+  return CQ_OK;
+}
+
 /* An identifier: unquoted (lower-cased) or "Quoted" ("" escapes a quote). */
 static int cql_ident(parser *p, const char **out) {
   skip_ws(p);
   if (peek(p) == '"') {
-    size_t start = p->pos++;
-    char *buf = cq_arena_alloc(p->a, p->n - p->pos + 1);
-    size_t k = 0;
-    if (!buf) return nomem(p);
-    for (;;) {
-      if (p->pos >= p->n) {
-        p->pos = start;
-        return perr(p, CQ_ERR_MALFORMED, "expected a closing '\"'");
-      }
-      char c = p->s[p->pos++];
-      if (c == '"') {
-        if (peek(p) != '"') break;
-        p->pos++;
-      }
-      buf[k++] = c;
-    }
-    buf[k] = '\0';
+    size_t start = p->pos;
+    char *buf;
+    size_t k;
+    int rc = scan_quoted(p, '"', "expected a closing '\"'", &buf, &k);
+    if (rc < 0) return rc;
     if (k == 0 || strlen(buf) != k) {
       p->pos = start;
       return perr(p, CQ_ERR_MALFORMED, "expected a non-empty identifier");
@@ -446,23 +460,11 @@ static int cql_type(parser *p, const cq_type **out, int depth) {
   int c = peek(p);
   if (c == '\'') {
     /* A custom type given by its class name: 'org.example.MyType'. */
-    size_t start = p->pos++;
-    char *buf = cq_arena_alloc(p->a, p->n - p->pos + 1);
-    size_t k = 0;
-    if (!buf) return nomem(p);
-    for (;;) {
-      if (p->pos >= p->n) {
-        p->pos = start;
-        return perr(p, CQ_ERR_MALFORMED, "expected a closing quote");
-      }
-      char ch = p->s[p->pos++];
-      if (ch == '\'') {
-        if (peek(p) != '\'') break;
-        p->pos++;
-      }
-      buf[k++] = ch;
-    }
-    buf[k] = '\0';
+    size_t start = p->pos;
+    char *buf;
+    size_t k;
+    int rc = scan_quoted(p, '\'', "expected a closing quote", &buf, &k);
+    if (rc < 0) return rc;
     if (strlen(buf) != k) {
       p->pos = start;
       return perr(p, CQ_ERR_MALFORMED, "expected a class name without NUL bytes");
