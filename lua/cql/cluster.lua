@@ -1,10 +1,11 @@
---- Clusters and sessions, as in the seed's `cassandra.cluster`.
+--- Clusters, as in the seed's `cassandra.cluster`.
 --
--- FIRST INCREMENT of the driver (issue 4): a Session talks to the first
--- contact point that accepts a connection, over one connection. Simple
--- and prepared statements, automatic paging and re-preparing work; pools,
--- the control connection, load balancing, retries and batches come next,
--- and until then this module says so where it matters.
+-- A Cluster knows the nodes (found through a control connection to one of
+-- them, kept current from the server's events), whether each is up, and
+-- the policies; its Sessions keep a connection pool to every node the
+-- load-balancing policy uses. A node whose connection fails is marked down
+-- and tried again on the reconnection policy's schedule; an UP event from
+-- the server tries it at once.
 --
 --     local cluster = require("cql.cluster").Cluster { contact_points = { "127.0.0.1" } }
 --     local session = assert(cluster:connect("ks"))
@@ -16,364 +17,19 @@
 -- @module cql.cluster
 local ffi = require "ffi"
 local core = require "cql.core"
-local codec = require "cql.codec"
-local errors = require "cql.errors"
-local encoder = require "cql.encoder"
 local Connection = require "cql.connection"
-local query = require "cql.query"
+local Control = require "cql.control"
+local errors = require "cql.errors"
+local inet = require "cql.util.inet"
+local log = require "cql.log"
+local policies = require "cql.policies"
+local pool = require "cql.pool"
 local runtime = require "cql.runtime"
+local Session = require "cql.session"
 require "cql.cdef_transport"
 
 local C = core.C
 local M = {}
-
-local ResultSet = {}
--- column_types is computed on first use: most callers never need type
--- objects, and building them costs an allocation per column.
-ResultSet.__index = function(rs, key)
-  if key == "column_types" and rs._response then
-    local r = rs._response.response.u.result
-    local types = {}
-    for i = 0, r.meta.column_count - 1 do
-      types[i + 1] = require("cql.cqltypes").wrap(r.meta.columns[i].type, rs._response)
-    end
-    rawset(rs, "column_types", types)
-    return types
-  end
-  return ResultSet[key]
-end
-
-local function cq_str(s)
-  return s.p ~= nil and ffi.string(s.p, s.len) or nil
-end
-
--- Decodes a RESULT Rows response into Lua rows: keyed by column name, or
--- arrays for the tuple factory.
-local function rows_of(res, factory)
-  local r = res.response.u.result
-  local ncols = r.meta.column_count
-  local names, decs = {}, {}
-  local types = ffi.new("const cq_type *[?]", math.max(ncols, 1))
-  for i = 0, ncols - 1 do
-    local col = r.meta.columns[i]
-    names[i + 1] = cq_str(col.name)
-    decs[i + 1] = codec.decoder(col.type)
-    types[i] = col.type
-  end
-  local page = ffi.gc(ffi.new("cq_rows_page"), C.cq_rows_free)
-  local err = ffi.new("char[256]")
-  if C.cq_rows_decode(page, types, ncols, r.row_count, r.rows, r.rows_len, err, 256) ~= 0 then
-    return nil, errors.ProtocolException { message = "malformed rows: " .. ffi.string(err) }
-  end
-  local rows = codec.page_rows(page, codec.row_decoder(decs, factory ~= query.tuple_factory and names or nil))
-  local paging_state
-  if r.meta.paging_state.len > 0 then
-    paging_state = ffi.string(r.meta.paging_state.p, r.meta.paging_state.len)
-  end
-  return rows, names, paging_state
-end
-
-local function result_set(res, factory)
-  local rs = setmetatable({ current_rows = {}, column_names = {}, warnings = res.warnings,
-                            trace_id = res.trace_id }, ResultSet)
-  if res.kind == "rows" then
-    local rows, names, paging_state = rows_of(res, factory)
-    if not rows then return nil, names end
-    rs.current_rows, rs.column_names, rs.paging_state = rows, names, paging_state
-    rs.has_more_pages = paging_state ~= nil
-    rs._response = res
-  elseif res.kind == "set_keyspace" then
-    rs.keyspace = cq_str(res.response.u.result.keyspace)
-  end
-  return rs
-end
-
---- Fetches the next page into `current_rows`. Returns true, false when
--- there is no next page, or nil and an error.
-function ResultSet:fetch_next_page()
-  if not self.has_more_pages then return false end
-  local f = require("cql.future").new(self.session.scheduler)
-  self.fetch(self.paging_state, f)
-  local nxt, err = f:result()
-  if not nxt then return nil, err end
-  self.current_rows, self.paging_state, self.has_more_pages, self._response =
-    nxt.current_rows, nxt.paging_state, nxt.has_more_pages, nxt._response
-  return true
-end
-
---- Iterates over every row of every page, fetching pages as it goes (only
--- one page is held at a time). If fetching a page fails, the iterator
--- returns `false, err` once and then stops:
---
---     for row, err in rs:rows() do
---       if not row then error(err) end
---       ...
---     end
-function ResultSet:rows()
-  local i, failed = 0, false
-  return function()
-    if failed then return nil end
-    i = i + 1
-    local row = self.current_rows[i]
-    while row == nil and self.has_more_pages do
-      local ok, err = self:fetch_next_page()
-      if not ok then
-        failed = true
-        return false, err
-      end
-      i = 1
-      row = self.current_rows[1]
-    end
-    return row
-  end
-end
-
---- The first row of the current page, or nil.
-function ResultSet:one()
-  return self.current_rows[1]
-end
-
---- Every row of every remaining page, as an array; or nil and an error.
-function ResultSet:all()
-  local rows = {}
-  for row, err in self:rows() do
-    if not row then return nil, err end
-    rows[#rows + 1] = row
-  end
-  return rows
-end
-
---- The trace of a request run with `trace = true`: waits (up to
--- `max_wait` seconds, default 2) until the server has written it, then
--- returns `{ trace_id, request_type, duration (microseconds), coordinator,
--- parameters, started_at, client, events = { {description, source,
--- source_elapsed, thread_name}, ... } }`, or nil and an error
--- (TraceUnavailable when it is not complete in time).
-function ResultSet:get_query_trace(max_wait)
-  if not self.trace_id then
-    error("get_query_trace: the request was not traced (run it with trace = true)", 2)
-  end
-  local util = require "cql.util"
-  local id = util.UUID.from_bytes(self.trace_id)
-  local session, waited, step = self.session, 0, 0.05
-  max_wait = max_wait or 2
-  while true do
-    local rs, err = session:execute("SELECT * FROM system_traces.sessions WHERE session_id = %s", { id },
-                                    { consistency_level = 1, trace = false })
-    if not rs then return nil, err end
-    local s = rs:one()
-    if s and s.duration then
-      local events, eerr = session:execute(
-        "SELECT * FROM system_traces.events WHERE session_id = %s", { id }, { consistency_level = 1 })
-      if not events then return nil, eerr end
-      local list = {}
-      for e in events:rows() do
-        list[#list + 1] = { description = e.activity, source = e.source, source_elapsed = e.source_elapsed,
-                            thread_name = e.thread }
-      end
-      return { trace_id = id, request_type = s.request, duration = s.duration, coordinator = s.coordinator,
-               parameters = s.parameters, started_at = s.started_at, client = s.client, events = list }
-    end
-    if waited >= max_wait then
-      return nil, errors.TraceUnavailable {
-        message = ("the trace %s was not complete within %g seconds"):format(tostring(id), max_wait) }
-    end
-    require("cql.runtime").sleep(step)
-    waited = waited + step
-  end
-end
-
---- For lightweight transactions: the `[applied]` column of the only row.
-function ResultSet:was_applied()
-  local row = self.current_rows[1]
-  if #self.current_rows ~= 1 or row["[applied]"] == nil then
-    error("was_applied needs a single-row result with an [applied] column", 2)
-  end
-  return row["[applied]"]
-end
-
-local Session = {}
-Session.__index = Session
-
-local function quote_identifier(name)
-  return '"' .. name:gsub('"', '""') .. '"'
-end
-
--- Completes `result` with the ResultSet of a decoded response; `fetch`
--- (paging_state, future) runs the statement again for the next page.
-local function deliver(self, result, res, fetch)
-  local rs, err = result_set(res, self.row_factory)
-  if rs and rs.keyspace then self.keyspace = rs.keyspace end
-  if not rs then return result:set_error(err) end
-  rs.session, rs.fetch = self, fetch
-  result:set_result(rs)
-end
-
--- Completes `result` from a response future.
-local function complete(self, result, response, fetch)
-  response:add_callbacks(function(res) deliver(self, result, res, fetch) end,
-                         function(err) result:set_error(err) end)
-end
-
-local timespec = ffi.new("struct { int64_t sec; int64_t nsec; }")
-ffi.cdef "int clock_gettime(int clock, void *ts);"
-
--- Client-side timestamps in microseconds, never going backwards nor
--- repeating (the seed's MonotonicTimestampGenerator).
-local last_timestamp = ffi.new("int64_t", 0)
-local function next_timestamp()
-  ffi.C.clock_gettime(0, timespec) -- CLOCK_REALTIME
-  local now = timespec.sec * 1000000 + timespec.nsec / 1000
-  if now <= last_timestamp then now = last_timestamp + 1 end
-  last_timestamp = now
-  return now
-end
-
--- The request options: the call's, else the statement's, else the
--- session's defaults.
-local function request_options(self, statement, opts)
-  local st = type(statement) == "table" and statement or {}
-  local o = {
-    timeout = opts.timeout or st.timeout or self.default_timeout,
-    consistency = opts.consistency_level or st.consistency_level or self.default_consistency_level,
-    serial_consistency = opts.serial_consistency_level or st.serial_consistency_level
-                         or self.default_serial_consistency_level,
-    page_size = opts.fetch_size or st.fetch_size or self.default_fetch_size,
-    paging_state = opts.paging_state,
-    trace = opts.trace or st.trace,
-  }
-  if self.use_client_timestamp then o.timestamp = next_timestamp() end
-  return o
-end
-
--- Prepares `ps` again on the session's connection and replaces its ids.
-local function reprepare(self, ps, timeout, on_done, on_error)
-  self.reprepared = self.reprepared + 1
-  self.conn:prepare(ps.query_string, timeout):add_callbacks(function(res)
-    ps:update_from(query.PreparedStatement.from_response(ps.query_string, res, ps.keyspace))
-    on_done()
-  end, on_error)
-end
-
--- Runs a bound statement; on UNPREPARED (the node forgot the statement,
--- e.g. after a restart or a table re-creation) prepares it again on that
--- connection and retries once, without the caller noticing.
-local function execute_bound(self, bound, o, result, retried)
-  local ps = bound.prepared_statement
-  local values, n, anchor = bound:values()
-  local response = self.conn:execute(ps.query_id, ps.result_metadata_id, values, n, o.timeout, o)
-  local _ = anchor -- the values' bytes are copied into the request by now
-  local function fetch(state, f)
-    local next_o = setmetatable({ paging_state = state }, { __index = o })
-    execute_bound(self, bound, next_o, f, false)
-  end
-  if retried then return complete(self, result, response, fetch) end
-  response:add_callbacks(function(res) deliver(self, result, res, fetch) end, function(err)
-    if err.name ~= "PreparedQueryNotFound" then return result:set_error(err) end
-    reprepare(self, ps, o.timeout, function() execute_bound(self, bound, o, result, true) end,
-              function(e) result:set_error(e) end)
-  end)
-end
-
--- Runs a batch; an UNPREPARED for one of its prepared statements
--- re-prepares that statement and retries the batch once.
-local function execute_batch(self, batch, o, result, retried)
-  local entries, anchors = {}, {}
-  for i, e in ipairs(batch.entries) do
-    if e.bound then
-      local values, n, anchor = e.bound:values()
-      anchors[i] = { values, anchor }
-      entries[i] = { id = e.bound.prepared_statement.query_id, values = values, n = n }
-    else
-      entries[i] = { query = e.query }
-    end
-  end
-  local response = self.conn:batch(batch.batch_type, entries, o.timeout, o)
-  local _ = anchors -- kept the values' bytes alive until the request was encoded
-  response:add_callbacks(function(res) deliver(self, result, res) end, function(err)
-    if err.name ~= "PreparedQueryNotFound" or retried then return result:set_error(err) end
-    for _, e in ipairs(batch.entries) do
-      local ps = e.bound and e.bound.prepared_statement
-      if ps and ps.query_id == err.query_id then
-        return reprepare(self, ps, o.timeout, function() execute_batch(self, batch, o, result, true) end,
-                         function(e2) result:set_error(e2) end)
-      end
-    end
-    result:set_error(err)
-  end)
-end
-
---- Runs a statement and returns a future for its ResultSet.
--- @param statement CQL text (with `%s` / `%(name)s` markers when
---   `parameters` is given), a SimpleStatement, a PreparedStatement (bound
---   with `parameters`), a BoundStatement or a BatchStatement
--- @param parameters an array or a table of names
--- @param opts timeout (seconds), consistency_level, serial_consistency_level,
---   fetch_size (rows per page), paging_state (resume where a previous
---   ResultSet's page ended), trace (ask the server to trace the request;
---   see ResultSet:get_query_trace); each falls back to the statement's,
---   then to the session's default
-function Session:execute_async(statement, parameters, opts)
-  if self.is_shutdown then error("the session is shut down", 2) end
-  opts = opts or {}
-  local result = require("cql.future").new(self.scheduler)
-  local mt = getmetatable(statement)
-  if mt == query.PreparedStatement then
-    local ok, bound = pcall(statement.bind, statement, parameters)
-    if not ok then error(bound, 2) end
-    statement, mt = bound, query.BoundStatement
-  end
-  local o = request_options(self, statement, opts)
-  if mt == query.BoundStatement then
-    execute_bound(self, statement, o, result, false)
-    return result
-  end
-  if mt == query.BatchStatement then
-    if parameters ~= nil then error("bad argument #2 to 'execute' (a batch takes no parameters)", 2) end
-    execute_batch(self, statement, o, result, false)
-    return result
-  end
-  local text = mt == query.SimpleStatement and statement.query_string or statement
-  if type(text) ~= "string" then
-    error("bad argument #1 to 'execute' (CQL string or statement expected, got " .. type(statement) .. ")", 2)
-  end
-  local ok, cql = pcall(encoder.bind_params, text, parameters)
-  if not ok then error("bad argument #2 to 'execute' (" .. tostring(cql) .. ")", 2) end
-  local function fetch(paging_state, f)
-    local page_o = paging_state and setmetatable({ paging_state = paging_state }, { __index = o }) or o
-    complete(self, f, self.conn:query(cql, o.timeout, page_o), fetch)
-  end
-  fetch(o.paging_state, result)
-  return result
-end
-
---- Prepares a statement; returns a PreparedStatement, or nil and an error.
-function Session:prepare(cql)
-  if type(cql) ~= "string" then error("bad argument #1 to 'prepare' (CQL string expected)", 2) end
-  local res, err = self.conn:prepare(cql, self.default_timeout):result()
-  if not res then return nil, err end
-  return query.PreparedStatement.from_response(cql, res, self.keyspace)
-end
-
---- Runs a statement; returns its ResultSet, or nil and an error object.
-function Session:execute(statement, parameters, opts)
-  return self:execute_async(statement, parameters, opts):result()
-end
-
---- Switches the session's keyspace.
-function Session:set_keyspace(keyspace)
-  if type(keyspace) ~= "string" then error("bad argument #1 to 'set_keyspace' (string expected)", 2) end
-  local rs, err = self:execute("USE " .. quote_identifier(keyspace))
-  if not rs then return nil, err end
-  return true
-end
-
---- Closes the session's connection.
-function Session:shutdown()
-  if self.is_shutdown then return end
-  self.is_shutdown = true
-  self.conn:close("session shut down")
-end
 
 local Cluster = {}
 Cluster.__index = Cluster
@@ -394,13 +50,87 @@ local function tls_context(o)
   return ffi.gc(ctx, C.cq_tls_ctx_free)
 end
 
+ffi.cdef [[
+struct cqlua_addrinfo {
+  int ai_flags, ai_family, ai_socktype, ai_protocol;
+  uint32_t ai_addrlen;
+  void *ai_addr;
+  char *ai_canonname;
+  struct cqlua_addrinfo *ai_next;
+};
+int getaddrinfo(const char *node, const char *service, const struct cqlua_addrinfo *hints,
+                struct cqlua_addrinfo **res);
+void freeaddrinfo(struct cqlua_addrinfo *res);
+const char *gai_strerror(int errcode);
+]]
+
+-- The IP addresses of a contact point: itself when it is an IP literal,
+-- else what the system resolver says (every address, as the seed does).
+local function resolve(name)
+  if inet.parse(name) then return { name } end
+  local hints = ffi.new("struct cqlua_addrinfo")
+  hints.ai_socktype = 1 -- SOCK_STREAM
+  local res = ffi.new("struct cqlua_addrinfo *[1]")
+  local rc = ffi.C.getaddrinfo(name, nil, hints, res)
+  if rc ~= 0 then return nil, ffi.string(ffi.C.gai_strerror(rc)) end
+  local out, seen = {}, {}
+  local ai = res[0]
+  while ai ~= nil do
+    local bytes
+    if ai.ai_family == 2 then -- AF_INET: sin_addr at offset 4
+      bytes = ffi.string(ffi.cast("const uint8_t *", ai.ai_addr) + 4, 4)
+    elseif ai.ai_family == 10 then -- AF_INET6: sin6_addr at offset 8
+      bytes = ffi.string(ffi.cast("const uint8_t *", ai.ai_addr) + 8, 16)
+    end
+    if bytes then
+      local a = inet.inet_ntop(bytes)
+      if not seen[a] then
+        seen[a] = true
+        out[#out + 1] = a
+      end
+    end
+    ai = ai.ai_next
+  end
+  ffi.C.freeaddrinfo(res[0])
+  return out
+end
+
+local function translator(t)
+  if t == nil then return function(a) return a end end
+  if type(t) == "function" then return t end
+  if type(t) == "table" and type(t.translate) == "function" then
+    return function(a) return t:translate(a) end
+  end
+  error("bad option address_translator (function or object with translate expected)", 3)
+end
+
+local function check_policy(name, p, methods)
+  if p == nil then return end
+  for _, m in ipairs(methods) do
+    if type(p) ~= "table" or type(p[m]) ~= "function" then
+      error(("bad option %s (object with a '%s' method expected)"):format(name, m), 3)
+    end
+  end
+end
+
 --- Creates a cluster handle (no connection is made until `connect`).
--- Options: contact_points (default: the runner's --hosts, else
--- {"127.0.0.1"}), port (the runner's --port, else 9042),
--- auth_provider, protocol_version (nil negotiates), compression (true),
--- connect_timeout (5 s), idle_heartbeat_interval (30 s), ssl_options
--- (`{ca_file, cert_file, key_file, verify = true, check_hostname = true,
--- server_name}`; TLS is on when the table is given).
+-- Options, with their defaults:
+--
+--  * contact_points: addresses or host names (the runner's --hosts, else
+--    {"127.0.0.1"}); port (the runner's --port, else 9042);
+--  * auth_provider; ssl_options (`{ca_file, cert_file, key_file, verify =
+--    true, check_hostname = true, server_name}`; TLS is on when given);
+--  * protocol_version (nil: negotiated by the first connection, then used
+--    by all); compression (true: LZ4);
+--  * load_balancing_policy (RoundRobinPolicy), reconnection_policy
+--    (ExponentialReconnectionPolicy(1, 600)), default_retry_policy (kept for
+--    the retry support to come);
+--  * connect_timeout (5 s), control_connection_timeout (2 s),
+--    idle_heartbeat_interval (30 s), idle_heartbeat_timeout (30 s),
+--    max_schema_agreement_wait (10 s; 0 skips the wait after DDL),
+--    topology_event_refresh_window (0.1 s);
+--  * prepare_on_all_hosts (true), reprepare_on_up (true),
+--    address_translator (a function or an object with `translate(address)`).
 function M.Cluster(opts)
   opts = opts or {}
   if opts.contact_points ~= nil and type(opts.contact_points) ~= "table" then
@@ -409,11 +139,18 @@ function M.Cluster(opts)
   if opts.ssl_options ~= nil and type(opts.ssl_options) ~= "table" then
     error("bad option ssl_options (table expected)", 2)
   end
+  check_policy("load_balancing_policy", opts.load_balancing_policy,
+               { "populate", "distance", "make_query_plan", "on_up", "on_down", "on_add", "on_remove" })
+  check_policy("reconnection_policy", opts.reconnection_policy, { "new_schedule" })
   local scheduler = runtime.scheduler()
   local defaults = runtime.defaults
   local auth_provider = opts.auth_provider
   if auth_provider == nil and defaults.username then
     auth_provider = require("cql.auth").PlainTextAuthProvider(defaults.username, defaults.password or "")
+  end
+  local function option(name, default)
+    if opts[name] == nil then return default end
+    return opts[name]
   end
   return setmetatable({
     contact_points = opts.contact_points or defaults.contact_points or { "127.0.0.1" },
@@ -421,52 +158,324 @@ function M.Cluster(opts)
     auth_provider = auth_provider,
     protocol_version = opts.protocol_version,
     compression = opts.compression ~= false,
-    connect_timeout = opts.connect_timeout or 5,
-    idle_heartbeat_interval = opts.idle_heartbeat_interval or 30,
+    connect_timeout = option("connect_timeout", 5),
+    control_connection_timeout = option("control_connection_timeout", 2),
+    idle_heartbeat_interval = option("idle_heartbeat_interval", 30),
+    idle_heartbeat_timeout = option("idle_heartbeat_timeout", 30),
+    max_schema_agreement_wait = option("max_schema_agreement_wait", 10),
+    topology_event_refresh_window = option("topology_event_refresh_window", 0.1),
+    prepare_on_all_hosts = option("prepare_on_all_hosts", true),
+    reprepare_on_up = option("reprepare_on_up", true),
+    load_balancing_policy = opts.load_balancing_policy or policies.RoundRobinPolicy(),
+    reconnection_policy = opts.reconnection_policy or policies.ExponentialReconnectionPolicy(1, 600),
+    default_retry_policy = opts.default_retry_policy,
+    address_translator = translator(opts.address_translator),
     ssl_options = opts.ssl_options,
     tls = opts.ssl_options and tls_context(opts.ssl_options),
+    core_connections = { [policies.HostDistance.LOCAL] = 1, [policies.HostDistance.REMOTE] = 1 },
     host = scheduler.host,
     scheduler = scheduler,
     sessions = {},
+    hosts = {},     -- endpoint -> Host
+    host_list = {}, -- in discovery order
+    listeners = {},
   }, Cluster)
 end
 
---- Connects and returns a Session (optionally using `keyspace`), or nil
--- and NoHostAvailable with each contact point's error.
-function Cluster:connect(keyspace)
-  if self.is_shutdown then error("the cluster is shut down", 2) end
-  local failures = {}
-  for _, address in ipairs(self.contact_points) do
-    local conn, err = Connection.open(self.scheduler, self.host, address, {
-      port = self.port, protocol_version = self.protocol_version, compression = self.compression,
-      keyspace = keyspace, auth_provider = self.auth_provider, connect_timeout = self.connect_timeout,
-      idle_heartbeat_interval = self.idle_heartbeat_interval, tls = self.tls,
-      tls_name = self.ssl_options and self.ssl_options.server_name,
-    }):result()
-    if conn then
-      local session = setmetatable({
-        cluster = self, conn = conn, scheduler = self.scheduler, keyspace = keyspace,
-        default_timeout = 10, default_fetch_size = 5000, default_consistency_level = 10, -- LOCAL_ONE
-        default_serial_consistency_level = nil, use_client_timestamp = true,
-        row_factory = query.dict_factory,
-        reprepared = 0, -- statements prepared again after UNPREPARED (for monitoring)
-      }, Session)
-      self.sessions[#self.sessions + 1] = session
-      return session
-    end
-    failures[address] = err
-  end
-  return nil, errors.NoHostAvailable { message = "Unable to connect to any servers", errors = failures }
+--- Connections per host a session opens for hosts at `distance`.
+function Cluster:core_connections_per_host(distance)
+  return self.core_connections[distance] or 1
 end
 
---- Shuts down every session of this cluster.
+--- Sets how many connections sessions open to each host at `distance`
+-- (existing pools keep their size).
+function Cluster:set_core_connections_per_host(distance, n)
+  if self.core_connections[distance] == nil then
+    error("bad argument #1 to 'set_core_connections_per_host' (HostDistance.LOCAL or REMOTE expected)", 2)
+  end
+  if type(n) ~= "number" or n < 1 or n % 1 ~= 0 or n > 64 then
+    error("bad argument #2 to 'set_core_connections_per_host' (integer from 1 to 64 expected)", 2)
+  end
+  self.core_connections[distance] = n
+end
+
+--- The options cql.connection needs to open a connection to `host`.
+function Cluster:connection_options(host, keyspace)
+  return {
+    port = host.port, protocol_version = self.protocol_version, compression = self.compression,
+    keyspace = keyspace, auth_provider = self.auth_provider, connect_timeout = self.connect_timeout,
+    idle_heartbeat_interval = self.idle_heartbeat_interval,
+    idle_heartbeat_timeout = self.idle_heartbeat_timeout, tls = self.tls,
+    tls_name = self.ssl_options and self.ssl_options.server_name,
+  }
+end
+
+local function notify(self, event, host)
+  for _, l in ipairs(self.listeners) do
+    if l[event] then
+      local ok, err = pcall(l[event], l, host)
+      if not ok then log.error("a cluster listener's ", event, " raised an error (ignored): ", err) end
+    end
+  end
+end
+
+local function call_policy(self, method, host)
+  local ok, err = pcall(self.load_balancing_policy[method], self.load_balancing_policy, host)
+  if not ok then log.error("load_balancing_policy:", method, " raised an error (ignored): ", err) end
+end
+
+--- Adds a listener: a table with any of `on_up(host)`, `on_down(host)`,
+-- `on_add(host)`, `on_remove(host)` (called as methods, on the loop).
+function Cluster:register_listener(listener)
+  if type(listener) ~= "table" then error("bad argument #1 to 'register_listener' (table expected)", 2) end
+  self.listeners[#self.listeners + 1] = listener
+end
+
+--- Removes a listener added with register_listener.
+function Cluster:unregister_listener(listener)
+  for i, l in ipairs(self.listeners) do
+    if l == listener then return table.remove(self.listeners, i) end
+  end
+end
+
+--- Every known host, in discovery order.
+function Cluster:all_hosts()
+  local out = {}
+  for i, h in ipairs(self.host_list) do out[i] = h end
+  return out
+end
+
+--- The host at `address` (and `port`, if given), or nil.
+function Cluster:find_host(address, port)
+  if port then return self.hosts[address .. ":" .. port] end
+  for _, h in ipairs(self.host_list) do
+    if h.address == address then return h end
+  end
+  return nil
+end
+
+--- The host at address:port, added (and announced) if new.
+function Cluster:add_host(address, port)
+  local endpoint = address .. ":" .. port
+  local host = self.hosts[endpoint]
+  if host then return host end
+  host = pool.Host.new(address, port)
+  self.hosts[endpoint] = host
+  self.host_list[#self.host_list + 1] = host
+  if self.populated then
+    log.info("host ", endpoint, " added")
+    call_policy(self, "on_add", host)
+    notify(self, "on_add", host)
+    for _, s in ipairs(self.sessions) do s:add_pool(host) end
+  end
+  return host
+end
+
+--- Forgets a host that left the cluster.
+function Cluster:remove_host(host)
+  if self.hosts[host.endpoint] ~= host then return end
+  self.hosts[host.endpoint] = nil
+  for i, h in ipairs(self.host_list) do
+    if h == host then
+      table.remove(self.host_list, i)
+      break
+    end
+  end
+  if host.reconnector then host.reconnector.cancel() end
+  for _, s in ipairs(self.sessions) do s:remove_pool(host) end
+  log.info("host ", host.endpoint, " removed")
+  call_policy(self, "on_remove", host)
+  notify(self, "on_remove", host)
+end
+
+--- Marks `host` up (a connection to it succeeded) and opens pools to it.
+function Cluster:on_up(host)
+  if host.reconnector then host.reconnector.cancel() end
+  if host.is_up == true or self.is_shutdown then return end
+  local was_down = host.is_up == false
+  host.is_up = true
+  if not self.populated then return end
+  if was_down then log.info("host ", host.endpoint, " is up") end
+  call_policy(self, "on_up", host)
+  notify(self, "on_up", host)
+  for _, s in ipairs(self.sessions) do s:add_pool(host) end
+end
+
+-- Tries to connect to `host` on the reconnection policy's schedule (or at
+-- once with `now`), until it answers; then marks it up.
+local function reconnect(self, host, now)
+  if self.is_shutdown or self.hosts[host.endpoint] ~= host then return end
+  local r = host.reconnector
+  if r and not now then return end
+  if r then r.cancel() end
+  local schedule = self.reconnection_policy:new_schedule()
+  local cancelled, timer = false, nil
+  r = { cancel = function()
+    cancelled = true
+    if timer then timer.cancel() end
+    if host.reconnector and host.reconnector.cancel == r.cancel then host.reconnector = nil end
+  end }
+  host.reconnector = r
+  local function attempt()
+    if cancelled then return end
+    Connection.open(self.scheduler, self.host, host.address, self:connection_options(host))
+      :add_callbacks(function(conn)
+        conn:close("reconnection probe")
+        if cancelled then return end
+        r.cancel()
+        self:on_up(host)
+      end, function(err)
+        if cancelled then return end
+        host.last_error = err
+        local delay = schedule()
+        if not delay then
+          log.warn("giving up reconnecting to ", host.endpoint, ": ", err)
+          return r.cancel()
+        end
+        log.debug("reconnecting to ", host.endpoint, " in ", delay, " s: ", err)
+        timer = self.host:timer(delay, attempt)
+      end)
+  end
+  local delay = now and 0 or schedule()
+  if delay then timer = self.host:timer(delay, attempt) else r.cancel() end
+end
+
+--- Marks `host` down: its pools close, the policy and listeners hear of
+-- it, and reconnection starts.
+function Cluster:on_down(host, reason)
+  if host.is_up == false or self.is_shutdown then return end
+  host.is_up = false
+  log.warn("host ", host.endpoint, " is down: ", reason or "?")
+  for _, s in ipairs(self.sessions) do s:remove_pool(host) end
+  if self.populated then
+    call_policy(self, "on_down", host)
+    notify(self, "on_down", host)
+  end
+  reconnect(self, host)
+end
+
+--- A connection to `host` failed: the host is down (the seed's
+-- SimpleConvictionPolicy: any connection failure convicts).
+function Cluster:signal_connection_failure(host, reason)
+  self:on_down(host, reason)
+end
+
+--- The server says `host` is up: reconnect to it now.
+function Cluster:on_up_event(host)
+  if host.is_up ~= true then reconnect(self, host, true) end
+end
+
+--- The server says `host` is down: believe it unless a connection to it
+-- still works (the event may be stale, or about another network path).
+function Cluster:on_down_event(host)
+  if self.control and self.control.host == host and self.control.conn then return end
+  for _, s in ipairs(self.sessions) do
+    if s:has_open_connection(host) then return end
+  end
+  self:on_down(host, "the cluster reported it DOWN")
+end
+
+--- A schema change event (table with change_type, target, keyspace, name,
+-- arg_types). Metadata refreshes hook in here.
+function Cluster:on_schema_change(event)
+  log.debug("schema change: ", event.change_type, " ", event.target, " ", event.keyspace or "",
+            " ", event.name or "")
+  if self.schema_change_handler then
+    local ok, err = pcall(self.schema_change_handler, event)
+    if not ok then log.error("schema change handler failed: ", err) end
+  end
+end
+
+--- Called after the control connection moved to another host.
+function Cluster:on_control_reconnected()
+  for _, h in ipairs(self.host_list) do
+    if h.is_up == nil then
+      for _, s in ipairs(self.sessions) do s:add_pool(h) end
+    end
+  end
+end
+
+-- The control connection, created on the first connect.
+local function start_control(self)
+  local contacts, failures = {}, {}
+  for _, cp in ipairs(self.contact_points) do
+    local addresses, err = resolve(cp)
+    if not addresses then
+      failures[cp] = errors.ConnectionException { message = ("cannot resolve %s: %s"):format(cp, err) }
+    else
+      for _, a in ipairs(addresses) do contacts[#contacts + 1] = self:add_host(a, self.port) end
+    end
+  end
+  if #contacts == 0 then
+    return nil, errors.NoHostAvailable { message = "Unable to connect to any servers", errors = failures }
+  end
+  local control = Control.new(self)
+  local ok, err = control:connect(contacts)
+  if not ok then
+    for k, v in pairs(failures) do err.errors[k] = v end
+    -- Forget the contact points, so a later connect starts afresh.
+    for _, h in ipairs(self:all_hosts()) do self:remove_host(h) end
+    return nil, err
+  end
+  self.control = control
+  self.protocol_version = self.protocol_version or control.conn:protocol_version()
+  local policy = self.load_balancing_policy
+  local pok, perr = pcall(policy.populate, policy, self, self:all_hosts())
+  if not pok then error("load_balancing_policy:populate raised an error: " .. tostring(perr), 0) end
+  self.populated = true
+  return true
+end
+
+--- Connects and returns a Session (optionally using `keyspace`), or nil
+-- and NoHostAvailable with each host's error. The first call starts the
+-- control connection; the session opens a pool to every host the
+-- load-balancing policy does not ignore, and is returned once every pool
+-- has finished opening (at least one successfully).
+function Cluster:connect(keyspace)
+  if self.is_shutdown then error("the cluster is shut down", 2) end
+  if keyspace ~= nil and type(keyspace) ~= "string" then
+    error("bad argument #1 to 'connect' (keyspace name expected)", 2)
+  end
+  if not self.control then
+    local ok, err = start_control(self)
+    if not ok then return nil, err end
+  end
+  local session = Session.new(self, keyspace)
+  self.sessions[#self.sessions + 1] = session
+  local opening = {}
+  for _, h in ipairs(self.host_list) do
+    if h.is_up ~= false then
+      local f = session:add_pool(h)
+      if f then opening[#opening + 1] = { host = h, future = f } end
+    end
+  end
+  local failures, any = {}, false
+  for _, o in ipairs(opening) do
+    local ok, err = o.future:result()
+    if ok then any = true else failures[o.host.address] = err end
+  end
+  if not any then
+    session:shutdown()
+    for i, s in ipairs(self.sessions) do
+      if s == session then table.remove(self.sessions, i) end
+    end
+    return nil, errors.NoHostAvailable { message = "Unable to connect to any servers", errors = failures }
+  end
+  return session
+end
+
+--- Shuts down every session, the control connection and reconnections.
 function Cluster:shutdown()
   if self.is_shutdown then return end
   self.is_shutdown = true
+  if self.control then self.control:shutdown() end
   for _, s in ipairs(self.sessions) do s:shutdown() end
+  for _, h in ipairs(self.host_list) do
+    if h.reconnector then h.reconnector.cancel() end
+  end
   -- Let the closes go out before the process may exit.
   self.host:turn(0)
 end
 
-M.Session, M.ResultSet = Session, ResultSet
+M.Session, M.ResultSet = Session, require "cql.resultset"
 return M

@@ -86,6 +86,14 @@ local function decode(self, frame)
     for i = 0, resp.nwarnings - 1 do out.warnings[i + 1] = cq_str_value(resp.warnings[i]) end
   end
   if bit.band(h.flags, 0x02) ~= 0 then out.trace_id = ffi.string(resp.tracing_id, 16) end
+  if resp.npayload > 0 then
+    out.custom_payload = {}
+    for i = 0, resp.npayload - 1 do
+      local e = resp.payload[i]
+      local v = e.value
+      out.custom_payload[ffi.string(e.key.p, e.key.len)] = v.len >= 0 and ffi.string(v.p, v.len) or nil
+    end
+  end
   return out
 end
 
@@ -287,9 +295,26 @@ local function set_params(params, o)
   if o.paging_state then params.paging_state.p, params.paging_state.len = o.paging_state, #o.paging_state end
 end
 
--- Frame flags a request asks for: tracing.
-local function frame_flags(o)
-  return o.trace and 0x02 or 0
+-- Frame flags a request asks for (tracing, custom payload), after filling
+-- the request's payload. Returns the flags and the payload array, which
+-- must stay alive until the request is sent.
+local function frame_flags(req, o)
+  local flags = o.trace and 0x02 or 0
+  local payload = o.custom_payload
+  if not payload then return flags end
+  local n = 0
+  for _ in pairs(payload) do n = n + 1 end
+  if n == 0 then return flags end
+  local entries = ffi.new("cq_payload_entry[?]", n)
+  local i = 0
+  for k, v in pairs(payload) do
+    local e = entries[i]
+    e.key.p, e.key.len = k, #k
+    e.value.len, e.value.p = #v, ffi.cast("const uint8_t *", v)
+    i = i + 1
+  end
+  req.payload, req.npayload = entries, n
+  return bit.bor(flags, 0x04), entries
 end
 
 --- Sends a QUERY (see set_params for `o`: consistency, page_size,
@@ -301,7 +326,10 @@ function Connection:query(cql, timeout, o)
   req.u.query.query.p = cql
   req.u.query.query.len = #cql
   set_params(req.u.query.params, o)
-  return self:send(req, timeout, frame_flags(o))
+  local flags, anchor = frame_flags(req, o)
+  local f = self:send(req, timeout, flags)
+  local _ = anchor
+  return f
 end
 
 --- Sends a PREPARE for `cql`; the future's response has kind "prepared".
@@ -329,7 +357,10 @@ function Connection:execute(id, metadata_id, values, nvalues, timeout, o)
   e.params.values, e.params.nvalues = values, nvalues
   o = o or {}
   set_params(e.params, o)
-  return self:send(req, timeout, frame_flags(o))
+  local flags, anchor = frame_flags(req, o)
+  local f = self:send(req, timeout, flags)
+  local _ = anchor
+  return f
 end
 
 --- Sends a BATCH.
@@ -357,7 +388,10 @@ function Connection:batch(batch_type, entries, timeout, o)
   b.type, b.nstmts, b.stmts = batch_type, n, stmts
   o = o or {}
   set_common(b, o)
-  return self:send(req, timeout, frame_flags(o))
+  local flags, anchor = frame_flags(req, o)
+  local f = self:send(req, timeout, flags)
+  local _ = anchor
+  return f
 end
 
 --- Closes the connection; requests in flight fail with ConnectionShutdown.

@@ -28,7 +28,8 @@ query.tuple_factory = "tuple"
 
 -- Options every statement may carry, checked once.
 local STATEMENT_OPTIONS = { consistency_level = true, serial_consistency_level = true,
-                            fetch_size = true, is_idempotent = true, timeout = true, trace = true }
+                            fetch_size = true, is_idempotent = true, timeout = true, trace = true,
+                            custom_payload = true }
 
 local function statement_options(self, opts, what)
   for k, v in pairs(opts or {}) do

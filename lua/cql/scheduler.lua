@@ -146,6 +146,19 @@ function Scheduler:spawn(fn, ...)
   return future
 end
 
+--- Like spawn, but the coroutine first runs on the loop's next step: for
+-- callbacks, which may not wait themselves, to start work that waits.
+function Scheduler:spawn_later(fn, ...)
+  assert(type(fn) == "function", "bad argument #1 to 'spawn_later' (function expected)")
+  local args = { n = select("#", ...), ... }
+  local co = coroutine.create(function()
+    local ok, err = xpcall(function() return fn(unpack(args, 1, args.n)) end, debug.traceback)
+    if not ok then log.error("a background task failed: ", err) end
+  end)
+  self.managed[co] = true
+  self:wake(co)
+end
+
 --- Sleeps for `seconds`: yields in a managed coroutine, blocks otherwise.
 function Scheduler:sleep(seconds)
   local f = Future.new(self)

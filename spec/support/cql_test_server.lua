@@ -138,9 +138,10 @@ end
 -- the connection has switched to v5 framing); returns the bytes.
 local function encode(conn, version, stream, resp)
   C.cq_buf_reset(body_buf)
-  local rc = C.cq_response_encode(body_buf, version, 0, resp)
+  local flags = resp.npayload > 0 and 0x04 or 0 -- custom payload
+  local rc = C.cq_response_encode(body_buf, version, flags, resp)
   if rc ~= 0 then error("cannot encode a response: " .. ffi.string(C.cq_status_name(rc)), 0) end
-  header.version, header.response, header.flags = version, 1, 0
+  header.version, header.response, header.flags = version, 1, flags
   header.stream, header.opcode = stream, resp.opcode
   writer.version = version
   C.cq_buf_reset(frame_buf)
@@ -553,6 +554,13 @@ local function describe(conn, h, req)
     d.query = d.queries[1]
     d.consistency = b.consistency
   end
+  if bit.band(h.flags, 0x04) ~= 0 and req.npayload > 0 then
+    d.payload = {}
+    for i = 0, req.npayload - 1 do
+      local e = req.payload[i]
+      d.payload[str(e.key)] = e.value.len >= 0 and ffi.string(e.value.p, e.value.len) or false
+    end
+  end
   if params then
     d.consistency = params.consistency
     d.values = {}
@@ -566,6 +574,29 @@ end
 
 local function answer(conn, d, t)
   local v, stream = d.version, d.stream
+  -- A request's custom payload comes back with its answer (as with
+  -- Cassandra's payload-echoing test query handler).
+  local function respond(_, _, _, resp, keep)
+    local entries
+    if d.payload and resp.opcode == OP.RESULT then
+      local n = 0
+      for _ in pairs(d.payload) do n = n + 1 end
+      entries = ffi.new("cq_payload_entry[?]", n)
+      local i = 0
+      for k, val in pairs(d.payload) do
+        set_str(entries[i].key, k)
+        if val then
+          entries[i].value.p, entries[i].value.len = ffi.cast("const uint8_t *", val), #val
+        else
+          entries[i].value.len = -1
+        end
+        i = i + 1
+      end
+      resp.payload, resp.npayload = entries, n
+    end
+    queue(conn, encode(conn, v, stream, resp))
+    return keep, entries
+  end
   if conn.closed then return end
   if t.close then return close_conn(conn, "rule: close") end
   if t.no_answer then return end
@@ -576,27 +607,27 @@ local function answer(conn, d, t)
     return
   end
   if t.unprepared then
-    return reply(conn, v, stream, error_response({ code = 0x2500, unprepared_id = d.id,
+    return respond(conn, v, stream, error_response({ code = 0x2500, unprepared_id = d.id,
                                                    message = "Prepared query with ID not found" }, v))
   end
   if d.opcode == "EXECUTE" and not d.query then
-    return reply(conn, v, stream, error_response({ code = 0x2500, unprepared_id = d.id,
+    return respond(conn, v, stream, error_response({ code = 0x2500, unprepared_id = d.id,
                                                    message = "Prepared query with ID not found" }, v))
   end
-  if t.error then return reply(conn, v, stream, error_response(t.error, v)) end
-  if t.rows then return reply(conn, v, stream, rows_response(t.rows, v)) end
+  if t.error then return respond(conn, v, stream, error_response(t.error, v)) end
+  if t.rows then return respond(conn, v, stream, rows_response(t.rows, v)) end
   if t.set_keyspace then
     local r, ks = ffi.new("cq_response"), t.set_keyspace
     r.opcode, r.u.result.kind = OP.RESULT, 3
     set_str(r.u.result.keyspace, ks)
-    return reply(conn, v, stream, r, ks)
+    return respond(conn, v, stream, r, ks)
   end
   if t.prepared or d.opcode == "PREPARE" then
-    return reply(conn, v, stream, prepared_response(d.query, t, v))
+    return respond(conn, v, stream, prepared_response(d.query, t, v))
   end
   local r = ffi.new("cq_response")
   r.opcode, r.u.result.kind = OP.RESULT, 1
-  return reply(conn, v, stream, r)
+  return respond(conn, v, stream, r)
 end
 
 local function handle_query(conn, h, req)

@@ -1,0 +1,138 @@
+-- Sessions over the 3-node, 2-DC cluster: node discovery through the
+-- control connection, a pool per host, prepare on every host, keyspace
+-- and schema changes seen by every node at once, and a node going down and
+-- coming back. The suite runner starts the cluster (scripts/run-tests).
+local testenv = require "testenv"
+local cql = require "cql"
+local Cluster = require("cql.cluster").Cluster
+local policies = require "cql.policies"
+local runtime = require "cql.runtime"
+
+local hosts = testenv.split(os.getenv("CQLUA_TEST_MULTI_HOSTS"))
+local cluster_name = os.getenv("CQLUA_TEST_MULTI_CLUSTER")
+local DCS = { "dc1", "dc1", "dc2" } -- how scripts/cassandra spreads 3 nodes over 2 DCs
+
+local function by_address(cluster)
+  local out = {}
+  for _, h in ipairs(cluster:all_hosts()) do out[h.address] = h end
+  return out
+end
+
+-- Waits (up to `limit` seconds, polling the loop) until `cond()` holds;
+-- returns the seconds it took, or nil.
+local function wait_until(limit, cond)
+  local t0 = runtime.scheduler().host:now()
+  while not cond() do
+    if runtime.scheduler().host:now() - t0 > limit then return nil end
+    runtime.sleep(0.05)
+  end
+  return runtime.scheduler().host:now() - t0
+end
+
+describe("a session on the 3-node cluster", function()
+  local cluster, session
+  setup(function()
+    cluster = Cluster { contact_points = { hosts[1] } }
+    session = assert(cluster:connect())
+    assert(session:execute("DROP KEYSPACE IF EXISTS pool_ks"))
+    assert(session:execute("CREATE KEYSPACE pool_ks WITH replication = "
+      .. "{'class': 'NetworkTopologyStrategy', 'dc1': 2, 'dc2': 1}"))
+  end)
+  teardown(function()
+    if session then session:execute("DROP KEYSPACE IF EXISTS pool_ks") end
+    if cluster then cluster:shutdown() end
+  end)
+
+  it("discovers every node from one contact point, with its data center and tokens", function()
+    local known = by_address(cluster)
+    for i, address in ipairs(hosts) do
+      local h = known[address]
+      assert.is_not_nil(h, "host " .. address .. " discovered")
+      assert.equal(DCS[i], h.datacenter)
+      assert.equal("rack1", h.rack)
+      assert.is_true(#h.tokens >= 1)
+      assert.is_true(h.is_up)
+      assert.is_not_nil(session.pools[h], "a pool to " .. address)
+    end
+    assert.equal(3, #cluster:all_hosts())
+    assert.equal("org.apache.cassandra.dht.Murmur3Partitioner", cluster.partitioner)
+  end)
+
+  it("runs DDL, then prepared writes on every node at once, with no UNPREPARED", function()
+    -- Schema agreement is awaited after DDL, so the table exists on every
+    -- node when the next request arrives; prepare_on_all_hosts means no
+    -- node answers UNPREPARED to its first EXECUTE.
+    assert(session:execute("CREATE TABLE pool_ks.t (k int PRIMARY KEY, v text)"))
+    local ps = assert(session:prepare("INSERT INTO pool_ks.t (k, v) VALUES (?, ?)"))
+    local coordinators = {}
+    for i = 1, 30 do
+      local rs = assert(session:execute(ps, { i, "v" .. i }, { consistency_level = cql.ConsistencyLevel.ALL }))
+      coordinators[rs.coordinator.address] = true
+    end
+    for _, address in ipairs(hosts) do assert.is_true(coordinators[address], "requests reached " .. address) end
+    assert.equal(0, session.reprepared)
+    local rs = assert(session:execute("SELECT count(*) AS n FROM pool_ks.t", nil,
+                                      { consistency_level = cql.ConsistencyLevel.ALL }))
+    assert.equal(30, tonumber(rs:one().n))
+  end)
+
+  it("switches every pooled connection to a new keyspace", function()
+    assert(session:set_keyspace("pool_ks"))
+    local coordinators = {}
+    for _ = 1, 30 do
+      local rs = assert(session:execute("SELECT v FROM t WHERE k = 1"))
+      assert.equal("v1", rs:one().v)
+      coordinators[rs.coordinator.address] = true
+    end
+    for _, address in ipairs(hosts) do assert.is_true(coordinators[address], "requests reached " .. address) end
+  end)
+end)
+
+describe("a node going down and coming back", function()
+  if not cluster_name then
+    pending("skipped: CQLUA_TEST_MULTI_HOSTS names a cluster this run does not manage,"
+      .. " so it will not kill its nodes")
+    return
+  end
+
+  it("is marked down at once, avoided, then marked up and used again", function()
+    local events = {}
+    local cluster = Cluster { contact_points = { hosts[1] },
+                              reconnection_policy = policies.ConstantReconnectionPolicy(0.5),
+                              idle_heartbeat_interval = 1, idle_heartbeat_timeout = 2 }
+    finally(function() cluster:shutdown() end)
+    local session = assert(cluster:connect())
+    cluster:register_listener {
+      on_down = function(_, h) events[#events + 1] = "down " .. h.address end,
+      on_up = function(_, h) events[#events + 1] = "up " .. h.address end,
+    }
+    local victim = by_address(cluster)[hosts[3]]
+    local rc, out = testenv.run("scripts/cassandra --cluster " .. cluster_name .. " kill-node 3")
+    assert.equal(0, rc, out)
+    -- The killed JVM's sockets are reset by the kernel, so the pool sees
+    -- the close at once; 5 s leaves room for a slow machine.
+    local took = wait_until(5, function() return victim.is_up == false end)
+    assert.is_not_nil(took, "the killed node was marked down within 5 s")
+    assert.same({ "down " .. hosts[3] }, events)
+    assert.is_nil(session.pools[victim])
+    for _ = 1, 30 do
+      local rs = assert(session:execute("SELECT key FROM system.local", nil,
+                                        { consistency_level = cql.ConsistencyLevel.LOCAL_ONE }))
+      assert.are_not.equal(victim, rs.coordinator)
+    end
+
+    local started = testenv.run("scripts/cassandra --cluster " .. cluster_name .. " start-node 3")
+    assert.equal(0, started)
+    -- The UP event (or the next reconnection attempt, every 0.5 s) brings
+    -- it back; the pool opens right after.
+    assert.is_not_nil(wait_until(30, function() return session.pools[victim] ~= nil end),
+                      "the node was marked up and a pool opened within 30 s")
+    assert.same({ "down " .. hosts[3], "up " .. hosts[3] }, events)
+    local reached = false
+    for _ = 1, 30 do
+      local rs = assert(session:execute("SELECT key FROM system.local"))
+      if rs.coordinator == victim then reached = true end
+    end
+    assert.is_true(reached, "requests reach the node again")
+  end)
+end)
