@@ -135,4 +135,27 @@ describe("a node going down and coming back", function()
     end
     assert.is_true(reached, "requests reach the node again")
   end)
+  it("moves the control connection when its node dies, and still follows events", function()
+    -- Reconnection attempts are 5 minutes apart here: only the server's UP
+    -- event, through the new control connection, can bring the node back
+    -- within the 30 s this test waits.
+    local cluster = Cluster { contact_points = { hosts[1] },
+                              reconnection_policy = policies.ConstantReconnectionPolicy(300) }
+    finally(function() cluster:shutdown() end)
+    local session = assert(cluster:connect())
+    local first = by_address(cluster)[hosts[1]]
+    assert.equal(first, cluster.control.host)
+    local rc, out = testenv.run("scripts/cassandra --cluster " .. cluster_name .. " kill-node 1")
+    assert.equal(0, rc, out)
+    assert.is_not_nil(wait_until(10, function()
+      return cluster.control.conn ~= nil and cluster.control.host ~= first
+    end), "the control connection moved to another node within 10 s")
+    assert.is_false(first.is_up)
+    assert(session:execute("SELECT key FROM system.local"))
+    local started = testenv.run("scripts/cassandra --cluster " .. cluster_name .. " start-node 1")
+    assert.equal(0, started)
+    assert.is_not_nil(wait_until(30, function() return session.pools[first] ~= nil end),
+                      "the restarted node was marked up and a pool opened within 30 s")
+    assert.is_true(first.is_up)
+  end)
 end)
