@@ -9,7 +9,7 @@
 --
 -- Value mapping (Lua side of each CQL type):
 --
--- * ascii, text, blob, custom: string
+-- * ascii, text, blob, custom: string (encoding also takes `util.Blob`)
 -- * boolean: boolean (encoding also takes a number: 0 is false)
 -- * tinyint, smallint, int: number
 -- * bigint, counter: int64 cdata (encoding takes an integral number within
@@ -29,10 +29,11 @@
 -- * set: `SortedSet` (encoding: SortedSet, an array, or a table whose
 --   values are all `true`)
 -- * map: `OrderedMap` (encoding: OrderedMap or a plain table)
--- * tuple: array with n (encoding: array; fewer items are padded with
---   nulls, more is an error)
--- * user type: table keyed by field name (encoding: by field names, or an
---   array by position; an unknown field name is an error)
+-- * tuple: array with n (encoding: array or `util.Tuple`; fewer items are
+--   padded with nulls, more is an error)
+-- * user type: table keyed by field name (encoding: by field names,
+--   `util.UserType`, or an array by position; an unknown field name is an
+--   error)
 -- * vector: array with n (encoding: exactly `dimension` items)
 -- * null: nil. An empty value of a non-string type decodes as nil (the
 --   seed's default); `util.EMPTY` encodes one; `UNSET_VALUE` (top level
@@ -44,6 +45,7 @@ local ffi = require "ffi"
 local core = require "cql.core"
 local cmp = require "cql.util.compare"
 local numeric = require "cql.util.numeric"
+local structs = require "cql.util.structs"
 local uuid = require "cql.util.uuid"
 local datetime = require "cql.util.datetime"
 local duration = require "cql.util.duration"
@@ -422,7 +424,10 @@ end
 
 local function string_encoder(name)
   return function(st, idx, x)
-    if type(x) ~= "string" then bad(name, "expected a string, got ", x) end
+    if type(x) ~= "string" then
+      if getmetatable(x) == structs.BlobClass then x = x.bytes
+      else bad(name, "expected a string, got ", x) end
+    end
     set_bytes(st, idx, x)
   end
 end
@@ -686,7 +691,9 @@ end
 local function tuple_encoder(name, subs)
   local nsub = #subs
   return function(st, idx, x)
-    if type(x) ~= "table" or getmetatable(x) then bad(name, "expected an array, got ", x) end
+    if type(x) ~= "table" or (getmetatable(x) and getmetatable(x) ~= structs.TupleClass) then
+      bad(name, "expected an array, got ", x)
+    end
     local n = array_len(x)
     if n > nsub then bad(name, format("%d items for %d elements", n, nsub)) end
     local first = push(st, nsub)
@@ -701,7 +708,9 @@ local function udt_encoder(name, subs, names)
   local index = {}
   for j = 1, nsub do index[names[j]] = j end
   return function(st, idx, x)
-    if type(x) ~= "table" or getmetatable(x) then bad(name, "expected a table of fields, got ", x) end
+    if type(x) ~= "table" or (getmetatable(x) and getmetatable(x) ~= structs.UserTypeClass) then
+      bad(name, "expected a table of fields, got ", x)
+    end
     local first = push(st, nsub)
     local c = st.v[idx]
     c.kind, c.off, c.len = K_UDT, first, nsub

@@ -66,6 +66,24 @@ function encode(v)
       for x in v:iter() do parts[#parts + 1] = encode(x) end
       return "{" .. table.concat(parts, ", ") .. "}"
     end
+    if class == "Blob" then
+      return "0x" .. v.bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end)
+    end
+    if class == "Tuple" then
+      local parts = {}
+      for i = 1, v.n do parts[i] = encode(v[i]) end
+      return "(" .. table.concat(parts, ", ") .. ")"
+    end
+    if class == "UserType" then
+      local keys, parts = {}, {}
+      for k in pairs(v) do keys[#keys + 1] = k end
+      table.sort(keys)
+      for _, k in ipairs(keys) do
+        local name = k:match("^[a-z][a-z0-9_]*$") and k or '"' .. k:gsub('"', '""') .. '"'
+        parts[#parts + 1] = name .. ": " .. encode(v[k])
+      end
+      return "{" .. table.concat(parts, ", ") .. "}"
+    end
     if class == "OrderedMap" then
       local parts = {}
       for k, x in v:pairs() do parts[#parts + 1] = encode(k) .. ": " .. encode(x) end

@@ -1,6 +1,7 @@
 --- The seed's `cassandra.util`: value types and helpers.
 -- Value types: `UUID`, `Date`, `Time`, `Duration`, `Decimal`, `Varint`,
--- `SortedSet`, `OrderedMap`, `Version`; time helpers over datetime tables
+-- `SortedSet`, `OrderedMap`, `Version`, `Tuple`, `UserType` and `Blob`
+-- (marks for `%s` parameters); time helpers over datetime tables
 -- `{year, month, day, hour, min, sec, msec}` (UTC); `inet_pton`/`inet_ntop`;
 -- the `EMPTY` sentinel. Each lives in a module under `cql.util.`; this one
 -- gathers them under the seed's names.
@@ -14,6 +15,7 @@ local inet = require "cql.util.inet"
 local version = require "cql.util.version"
 local sentinels = require "cql.util.sentinels"
 local compare = require "cql.util.compare"
+local structs = require "cql.util.structs"
 
 local M = {}
 
@@ -54,6 +56,9 @@ M.inet_pton = inet.inet_pton
 M.inet_ntop = inet.inet_ntop
 M.Version = version.Version
 M.EMPTY = sentinels.EMPTY
+M.Tuple = structs.Tuple
+M.UserType = structs.UserType
+M.Blob = structs.Blob
 
 --- Total order and deep equality over driver values (see `cql.util.compare`).
 M.compare = compare.compare

@@ -92,6 +92,26 @@ describe("Cluster and Session (first increment)", function()
     assert.equal("127.0.0.1", assert(s:execute("SELECT key FROM system.local")).coordinator.address)
   end)
 
+  it("completes or fails every pending request at shutdown, then refuses new ones", function()
+    local c = Cluster { contact_points = hosts }
+    local s = assert(c:connect())
+    local futures = {}
+    for i = 1, 200 do futures[i] = s:execute_async("SELECT key FROM system.local") end
+    c:shutdown()
+    local ok, failed = 0, 0
+    for _, f in ipairs(futures) do
+      local rs, err = f:result(5)
+      if rs then ok = ok + 1 else
+        assert.equal("ConnectionShutdown", err.name) -- not OperationTimedOut: nothing was left hanging
+        failed = failed + 1
+      end
+    end
+    assert.equal(200, ok + failed)
+    assert.has_error(function() s:execute("SELECT key FROM system.local") end, "the session is shut down")
+    assert.has_error(function() s:prepare("SELECT key FROM system.local") end, "the session is shut down")
+    assert.has_error(function() c:connect() end, "the cluster is shut down")
+  end)
+
   it("tries the next contact point, and reports every one when none answers", function()
     local c = Cluster { contact_points = { "127.0.0.1", hosts[1] }, port = 9042 }
     local s = assert(c:connect())
