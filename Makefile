@@ -5,12 +5,13 @@
 #   make sanitize C tests under ASan + UBSan
 #   make fuzz     every fuzzer for FUZZ_SECONDS (default 300) each
 #   make bench    the benchmarks under bench/
+#   make bench-drivers  cqlua vs gocql vs the Python driver on a local node (scripts/bench-drivers)
 #   make lint     luacheck and clang-format checks
 #   make rock     install the LuaRock into build/rocktree
 BUILD ?= build
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build demo test sanitize fuzz bench lint format rock clean cassandra-up cassandra-down
+.PHONY: all deps build demo test sanitize fuzz bench bench-drivers lint format rock clean cassandra-up cassandra-down
 
 all: build
 
@@ -35,6 +36,9 @@ fuzz: deps
 
 bench: build
 	@scripts/run-bench
+
+bench-drivers: deps
+	@scripts/bench-drivers
 
 lint: deps
 	@scripts/run-tests lint
