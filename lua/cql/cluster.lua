@@ -123,8 +123,10 @@ end
 --  * protocol_version (nil: negotiated by the first connection, then used
 --    by all); compression (true: LZ4);
 --  * load_balancing_policy (RoundRobinPolicy), reconnection_policy
---    (ExponentialReconnectionPolicy(1, 600)), default_retry_policy (kept for
---    the retry support to come);
+--    (ExponentialReconnectionPolicy(1, 600)), default_retry_policy
+--    (RetryPolicy; a statement's `retry_policy` overrides it),
+--    speculative_execution_policy (none; applies to statements marked
+--    `is_idempotent`);
 --  * connect_timeout (5 s), control_connection_timeout (2 s),
 --    idle_heartbeat_interval (30 s), idle_heartbeat_timeout (30 s),
 --    max_schema_agreement_wait (10 s; 0 skips the wait after DDL),
@@ -142,6 +144,9 @@ function M.Cluster(opts)
   check_policy("load_balancing_policy", opts.load_balancing_policy,
                { "populate", "distance", "make_query_plan", "on_up", "on_down", "on_add", "on_remove" })
   check_policy("reconnection_policy", opts.reconnection_policy, { "new_schedule" })
+  check_policy("default_retry_policy", opts.default_retry_policy,
+               { "on_read_timeout", "on_write_timeout", "on_unavailable", "on_request_error" })
+  check_policy("speculative_execution_policy", opts.speculative_execution_policy, { "new_plan" })
   local scheduler = runtime.scheduler()
   local defaults = runtime.defaults
   local auth_provider = opts.auth_provider
@@ -168,7 +173,8 @@ function M.Cluster(opts)
     reprepare_on_up = option("reprepare_on_up", true),
     load_balancing_policy = opts.load_balancing_policy or policies.RoundRobinPolicy(),
     reconnection_policy = opts.reconnection_policy or policies.ExponentialReconnectionPolicy(1, 600),
-    default_retry_policy = opts.default_retry_policy,
+    default_retry_policy = opts.default_retry_policy or policies.RetryPolicy(),
+    speculative_execution_policy = opts.speculative_execution_policy,
     address_translator = translator(opts.address_translator),
     ssl_options = opts.ssl_options,
     tls = opts.ssl_options and tls_context(opts.ssl_options),

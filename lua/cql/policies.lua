@@ -153,4 +153,142 @@ function RoundRobinPolicy:on_remove(host)
   self.hosts = without(self.hosts, host)
 end
 
+--- What a retry policy decides (the seed's constants).
+local RETRY, RETHROW, IGNORE, RETRY_NEXT_HOST = 0, 1, 2, 3
+
+local function serial(cl) return cl == 8 or cl == 9 end -- SERIAL, LOCAL_SERIAL
+
+--- The seed's default retry decisions. Each method returns a decision and,
+-- for RETRY, the consistency level to retry at (nil keeps it):
+--
+--  * `on_read_timeout(statement, consistency, required_responses,
+--    received_responses, data_retrieved, retry_num)`: retry once on the same
+--    host when enough replicas answered but the data was not among them;
+--  * `on_write_timeout(statement, consistency, write_type,
+--    required_responses, received_responses, retry_num)`: retry once when
+--    the batch log write timed out;
+--  * `on_unavailable(statement, consistency, required_replicas,
+--    alive_replicas, retry_num)`: once on the next host;
+--  * `on_request_error(statement, consistency, error, retry_num)`: the next
+--    host (overloaded, bootstrapping, server errors, lost connections,
+--    client timeouts).
+--
+-- The driver asks only when a retry is safe: a statement not marked
+-- `is_idempotent` is never retried once it may have reached a replica
+-- (write timeouts, lost connections, client timeouts, server errors).
+local RetryPolicy = { RETRY = RETRY, RETHROW = RETHROW, IGNORE = IGNORE, RETRY_NEXT_HOST = RETRY_NEXT_HOST }
+RetryPolicy.__index = RetryPolicy
+M.RetryPolicy = setmetatable(RetryPolicy, { __call = function(cls) return setmetatable({}, cls) end })
+
+function RetryPolicy.on_read_timeout(_, _, consistency, required, received, data_retrieved, retry_num)
+  if retry_num == 0 and received >= required and not data_retrieved then return RETRY, consistency end
+  return RETHROW
+end
+
+function RetryPolicy.on_write_timeout(_, _, consistency, write_type, _, _, retry_num)
+  if retry_num == 0 and write_type == "BATCH_LOG" then return RETRY, consistency end
+  return RETHROW
+end
+
+function RetryPolicy.on_unavailable(_, _, _, _, _, retry_num)
+  if retry_num == 0 then return RETRY_NEXT_HOST end
+  return RETHROW
+end
+
+function RetryPolicy.on_request_error()
+  return RETRY_NEXT_HOST
+end
+
+local function subclass(parent)
+  local cls = setmetatable({}, { __index = parent, __call = function(c) return setmetatable({}, c) end })
+  cls.__index = cls
+  return cls
+end
+
+--- Never retries: every error reaches the caller.
+local FallthroughRetryPolicy = subclass(RetryPolicy)
+M.FallthroughRetryPolicy = FallthroughRetryPolicy
+function FallthroughRetryPolicy.on_read_timeout() return RETHROW end
+FallthroughRetryPolicy.on_write_timeout = FallthroughRetryPolicy.on_read_timeout
+FallthroughRetryPolicy.on_unavailable = FallthroughRetryPolicy.on_read_timeout
+FallthroughRetryPolicy.on_request_error = FallthroughRetryPolicy.on_read_timeout
+
+--- Like RetryPolicy for request errors, but rethrows timeouts and
+-- unavailable errors (the seed's NeverRetryPolicy).
+local NeverRetryPolicy = subclass(RetryPolicy)
+M.NeverRetryPolicy = NeverRetryPolicy
+NeverRetryPolicy.on_read_timeout = FallthroughRetryPolicy.on_read_timeout
+NeverRetryPolicy.on_write_timeout = FallthroughRetryPolicy.on_read_timeout
+NeverRetryPolicy.on_unavailable = FallthroughRetryPolicy.on_read_timeout
+
+--- Retries at a lower consistency level when too few replicas answered or
+-- are alive (THREE, TWO or ONE, as many as there were): trades
+-- consistency for availability, knowingly.
+local DowngradingConsistencyRetryPolicy = subclass(RetryPolicy)
+M.DowngradingConsistencyRetryPolicy = DowngradingConsistencyRetryPolicy
+
+local function downgrade(n)
+  if n >= 3 then return RETRY, 3 end
+  if n == 2 then return RETRY, 2 end
+  if n == 1 then return RETRY, 1 end
+  return RETHROW
+end
+
+function DowngradingConsistencyRetryPolicy.on_read_timeout(_, _, consistency, required, received, data_retrieved,
+                                                           retry_num)
+  if retry_num ~= 0 or serial(consistency) then return RETHROW end
+  if received < required then return downgrade(received) end
+  if not data_retrieved then return RETRY, consistency end
+  return RETHROW
+end
+
+function DowngradingConsistencyRetryPolicy.on_write_timeout(_, _, consistency, write_type, _, received, retry_num)
+  if retry_num ~= 0 then return RETHROW end
+  if write_type == "SIMPLE" or write_type == "BATCH" or write_type == "COUNTER" then
+    -- Some replica took the write: it will spread; report success.
+    if received > 0 then return IGNORE end
+    return RETHROW
+  end
+  if write_type == "UNLOGGED_BATCH" then return downgrade(received) end
+  if write_type == "BATCH_LOG" then return RETRY, consistency end
+  return RETHROW
+end
+
+function DowngradingConsistencyRetryPolicy.on_unavailable(_, _, consistency, _, alive, retry_num)
+  if retry_num ~= 0 then return RETHROW end
+  if serial(consistency) then return RETRY_NEXT_HOST end
+  return downgrade(alive)
+end
+
+--- Sends an idempotent statement to the next host too when the first has
+-- not answered within `delay` seconds, up to `max_attempts` extra
+-- executions; the first answer wins.
+local ConstantSpeculativeExecutionPolicy = {}
+ConstantSpeculativeExecutionPolicy.__index = ConstantSpeculativeExecutionPolicy
+M.ConstantSpeculativeExecutionPolicy = setmetatable(ConstantSpeculativeExecutionPolicy, {
+  __call = function(cls, delay, max_attempts)
+    check_delay("ConstantSpeculativeExecutionPolicy", delay, "delay")
+    if type(max_attempts) ~= "number" or max_attempts < 1 or max_attempts % 1 ~= 0 then
+      error("bad argument to 'ConstantSpeculativeExecutionPolicy' (max_attempts must be a positive integer)", 2)
+    end
+    return setmetatable({ delay = delay, max_attempts = max_attempts }, cls)
+  end,
+})
+
+--- A plan for one request: `next_execution(host)` gives the delay before
+-- the next speculative execution, or -1 for none.
+function ConstantSpeculativeExecutionPolicy:new_plan()
+  local left = self.max_attempts
+  return { next_execution = function()
+    if left <= 0 then return -1 end
+    left = left - 1
+    return self.delay
+  end }
+end
+
+--- No speculative executions (the default).
+M.NoSpeculativeExecutionPolicy = setmetatable({
+  new_plan = function() return { next_execution = function() return -1 end } end,
+}, { __call = function(cls) return cls end })
+
 return M

@@ -29,7 +29,7 @@ query.tuple_factory = "tuple"
 -- Options every statement may carry, checked once.
 local STATEMENT_OPTIONS = { consistency_level = true, serial_consistency_level = true,
                             fetch_size = true, is_idempotent = true, timeout = true, trace = true,
-                            custom_payload = true }
+                            custom_payload = true, retry_policy = true }
 
 local function statement_options(self, opts, what)
   for k, v in pairs(opts or {}) do
@@ -206,7 +206,9 @@ function PreparedStatement:bind(values)
   return setmetatable({ prepared_statement = self, bodies = bodies,
                         consistency_level = self.consistency_level,
                         serial_consistency_level = self.serial_consistency_level,
-                        fetch_size = self.fetch_size, timeout = self.timeout }, BoundStatement)
+                        fetch_size = self.fetch_size, timeout = self.timeout,
+                        is_idempotent = self.is_idempotent, retry_policy = self.retry_policy,
+                        custom_payload = self.custom_payload, trace = self.trace }, BoundStatement)
 end
 
 --- The `cq_value[?]` of the bound values, and an anchor keeping the bytes

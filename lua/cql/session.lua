@@ -14,6 +14,7 @@ local log = require "cql.log"
 local query = require "cql.query"
 local ResultSet = require "cql.resultset"
 local pool = require "cql.pool"
+local request = require "cql.request"
 local policies = require "cql.policies"
 
 local Session = {}
@@ -132,10 +133,11 @@ end
 -- change (USE) is first applied to every pooled connection, and a schema
 -- change waits for the nodes to agree on the schema, so that the next
 -- request sees it wherever it goes.
-local function deliver(self, result, res, fetch, host, conn)
+local function deliver(self, result, res, fetch, host, conn, req)
   local rs, err = ResultSet.from_response(res, self.row_factory)
   if not rs then return result:set_error(err) end
   rs.session, rs.fetch, rs.coordinator = self, fetch, host
+  rs.attempted_hosts = req and req.attempted_hosts
   if res.custom_payload then rs.custom_payload = res.custom_payload end
   if rs.keyspace then
     self.keyspace = rs.keyspace
@@ -163,11 +165,6 @@ local function deliver(self, result, res, fetch, host, conn)
     return
   end
   result:set_result(rs)
-end
-
-local function complete(self, result, response, fetch, host, conn)
-  response:add_callbacks(function(res) deliver(self, result, res, fetch, host, conn) end,
-                         function(err) result:set_error(err) end)
 end
 
 local timespec = ffi.new("struct { int64_t sec; int64_t nsec; }")
@@ -214,47 +211,50 @@ local function request_options(self, statement, opts)
   return o
 end
 
--- Prepares `ps` again on `conn` and replaces its ids.
-local function reprepare(self, conn, ps, timeout, on_done, on_error)
+--- Prepares `ps` again on `conn` and replaces its ids; returns a future.
+function Session:reprepare_on(conn, ps, timeout)
   self.reprepared = self.reprepared + 1
+  local f = Future.new(self.scheduler)
   conn:prepare(ps.query_string, timeout):add_callbacks(function(res)
     ps:update_from(query.PreparedStatement.from_response(ps.query_string, res, ps.keyspace))
-    on_done()
-  end, on_error)
+    f:set_result(true)
+  end, function(err) f:set_error(err) end)
+  return f
 end
 
--- Runs a bound statement; on UNPREPARED (the node forgot the statement,
--- e.g. after a restart or a table re-creation) prepares it again on that
--- connection and retries once there, without the caller noticing.
-local function execute_bound(self, bound, o, result, retry_on)
+-- Starts the request for `statement`: `send(conn, o)` sends it, and
+-- `fetch(paging_state, future)` (nil for batches) runs it again for the
+-- next page.
+local function start(self, statement, o, result, send, find_prepared, fetch)
+  request.start(self, {
+    statement = type(statement) == "table" and statement or nil, o = o, send = send, result = result,
+    find_prepared = find_prepared, idempotent = type(statement) == "table" and statement.is_idempotent == true,
+    deliver = function(res, host, conn, req)
+      deliver(self, result, res, fetch, host, conn, req)
+    end,
+  })
+end
+
+local function with_paging_state(o, state)
+  return state and setmetatable({ paging_state = state }, { __index = o }) or o
+end
+
+-- Runs a bound statement (page by page).
+local function execute_bound(self, bound, o, result)
   local ps = bound.prepared_statement
   local values, n, anchor = bound:values()
-  local function send(conn)
-    return conn:execute(ps.query_id, ps.result_metadata_id, values, n, o.timeout, o)
+  local function send(conn, so)
+    local f = conn:execute(ps.query_id, ps.result_metadata_id, values, n, so.timeout, so)
+    local _ = anchor -- the values' bytes are copied into the request by now
+    return f
   end
-  local response, conn, host
-  if retry_on then
-    conn, host = retry_on.conn, retry_on.host
-    response = send(conn)
-  else
-    response, conn, host = send_on_plan(self, plan_for(self, bound), send)
-  end
-  local _ = anchor -- the values' bytes are copied into the request by now
-  local function fetch(state, f)
-    local next_o = setmetatable({ paging_state = state }, { __index = o })
-    execute_bound(self, bound, next_o, f, nil)
-  end
-  response:add_callbacks(function(res) deliver(self, result, res, fetch, host, conn) end, function(err)
-    if err.name ~= "PreparedQueryNotFound" or retry_on then return result:set_error(err) end
-    reprepare(self, conn, ps, o.timeout, function()
-      execute_bound(self, bound, o, result, { conn = conn, host = host })
-    end, function(e) result:set_error(e) end)
-  end)
+  local function find(id) return id == ps.query_id and ps or nil end
+  local function fetch(state, f) start(self, bound, with_paging_state(o, state), f, send, find, fetch) end
+  fetch(o.paging_state, result)
 end
 
--- Runs a batch; an UNPREPARED for one of its prepared statements
--- re-prepares that statement and retries the batch once on that connection.
-local function execute_batch(self, batch, o, result, retry_on)
+-- Runs a batch; an UNPREPARED names the statement to prepare again.
+local function execute_batch(self, batch, o, result)
   local entries, anchors = {}, {}
   for i, e in ipairs(batch.entries) do
     if e.bound then
@@ -265,27 +265,22 @@ local function execute_batch(self, batch, o, result, retry_on)
       entries[i] = { query = e.query }
     end
   end
-  local function send(c) return c:batch(batch.batch_type, entries, o.timeout, o) end
-  local response, conn, host
-  if retry_on then
-    conn, host = retry_on.conn, retry_on.host
-    response = send(conn)
-  else
-    response, conn, host = send_on_plan(self, plan_for(self, batch), send)
+  local function send(conn, so)
+    -- Ids may have changed after a re-prepare.
+    for i, e in ipairs(batch.entries) do
+      if e.bound then entries[i].id = e.bound.prepared_statement.query_id end
+    end
+    local f = conn:batch(batch.batch_type, entries, so.timeout, so)
+    local _ = anchors -- the values' bytes are copied into the request by now
+    return f
   end
-  local _ = anchors -- kept the values' bytes alive until the request was encoded
-  response:add_callbacks(function(res) deliver(self, result, res, nil, host, conn) end, function(err)
-    if err.name ~= "PreparedQueryNotFound" or retry_on then return result:set_error(err) end
+  local function find(id)
     for _, e in ipairs(batch.entries) do
       local ps = e.bound and e.bound.prepared_statement
-      if ps and ps.query_id == err.query_id then
-        return reprepare(self, conn, ps, o.timeout, function()
-          execute_batch(self, batch, o, result, { conn = conn, host = host })
-        end, function(e2) result:set_error(e2) end)
-      end
+      if ps and ps.query_id == id then return ps end
     end
-    result:set_error(err)
-  end)
+  end
+  start(self, batch, o, result, send, find, nil)
 end
 
 --- Runs a statement and returns a future for its ResultSet.
@@ -312,12 +307,12 @@ function Session:execute_async(statement, parameters, opts)
   end
   local o = request_options(self, statement, opts)
   if mt == query.BoundStatement then
-    execute_bound(self, statement, o, result, nil)
+    execute_bound(self, statement, o, result)
     return result
   end
   if mt == query.BatchStatement then
     if parameters ~= nil then error("bad argument #2 to 'execute' (a batch takes no parameters)", 2) end
-    execute_batch(self, statement, o, result, nil)
+    execute_batch(self, statement, o, result)
     return result
   end
   local text = mt == query.SimpleStatement and statement.query_string or statement
@@ -326,13 +321,8 @@ function Session:execute_async(statement, parameters, opts)
   end
   local ok, cql = pcall(encoder.bind_params, text, parameters)
   if not ok then error("bad argument #2 to 'execute' (" .. tostring(cql) .. ")", 2) end
-  local function fetch(paging_state, f)
-    local page_o = paging_state and setmetatable({ paging_state = paging_state }, { __index = o }) or o
-    local response, conn, host = send_on_plan(self, plan_for(self, statement), function(c)
-      return c:query(cql, o.timeout, page_o)
-    end)
-    complete(self, f, response, fetch, host, conn)
-  end
+  local function send(conn, so) return conn:query(cql, so.timeout, so) end
+  local function fetch(state, f) start(self, statement, with_paging_state(o, state), f, send, nil, fetch) end
   fetch(o.paging_state, result)
   return result
 end

@@ -3,11 +3,13 @@
 -- garbage, version refusals, authentication failures).
 --
 --     luajit spec/support/cql_test_server.lua --port P --script FILE
---       [--max-seconds N (120)] [--parent-pid PID] [--max-version V] [--verbose]
+--       [--address A (127.0.0.1)] [--max-seconds N (120)] [--parent-pid PID]
+--       [--max-version V] [--verbose]
 --
 -- LUA_PATH must include lua/ and spec/support/, CQLUA_LIB the shared
--- library. It listens on 127.0.0.1 only; --port 0 lets the system pick a
--- port. Once listening it prints "LISTENING <port>" on stdout. It exits by
+-- library. It listens on one IPv4 address (several servers on different
+-- loopback addresses and one port make a cluster); --port 0 lets the
+-- system pick a port. Once listening it prints "LISTENING <port>" on stdout. It exits by
 -- itself after --max-seconds, when --parent-pid (or, without it, its parent
 -- process) is gone, and on SIGTERM (the default action: no handler is
 -- installed, so nothing can swallow it).
@@ -61,7 +63,7 @@ local C = core.C
 
 -- ---- options --------------------------------------------------------------
 
-local opts = { port = 0, max_seconds = 120, verbose = false }
+local opts = { port = 0, address = "127.0.0.1", max_seconds = 120, verbose = false }
 do
   local i = 1
   while i <= #arg do
@@ -73,6 +75,7 @@ do
     end
     if a == "--port" then opts.port = assert(tonumber(val()), "--port wants a number")
     elseif a == "--script" then opts.script = val()
+    elseif a == "--address" then opts.address = val()
     elseif a == "--max-seconds" then opts.max_seconds = assert(tonumber(val()), "--max-seconds wants a number")
     elseif a == "--parent-pid" then opts.parent_pid = assert(tonumber(val()), "--parent-pid wants a number")
     elseif a == "--max-version" then opts.max_version = assert(tonumber(val()), "--max-version wants a number")
@@ -763,13 +766,13 @@ end
 
 local server = assert(socket.tcp4()) -- IPv4 now: tcp() makes its fd only at bind
 assert(server:setoption("reuseaddr", true))
-assert(server:bind("127.0.0.1", opts.port))
+assert(server:bind(opts.address, opts.port))
 assert(server:listen(256))
 server:settimeout(0)
 local _, port = server:getsockname()
 io.stdout:write(("LISTENING %d\n"):format(port))
 io.stdout:flush()
-log("listening on 127.0.0.1:%d (max v%d)", port, max_version)
+log("listening on %s:%d (max v%d)", opts.address, port, max_version)
 
 local started = socket.gettime()
 local deadline = started + opts.max_seconds

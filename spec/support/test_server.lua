@@ -104,9 +104,10 @@ end
 --- Starts a test server.
 -- @param script a rules table (see cql_test_server.lua), a path to a
 --   script file, or Lua source text returning the table
--- @param opts optional: max_seconds (60), max_version, start_timeout (10 s),
---   verbose (server log on its stderr file, kept in `srv.log`), luajit
--- @return `{port = P, pid = PID, log = path, stop = function}`
+-- @param opts optional: address (127.0.0.1), port (0: any free one),
+--   max_seconds (60), max_version, start_timeout (10 s), verbose (server
+--   log on its stderr file, kept in `srv.log`), luajit
+-- @return `{address = A, port = P, pid = PID, log = path, stop = function}`
 function M.start(script, opts)
   opts = opts or {}
   local files = {}
@@ -128,16 +129,19 @@ function M.start(script, opts)
   files[#files + 1] = out
   if not opts.verbose then files[#files + 1] = errlog end
   local lua_path = ("%s/lua/?.lua;%s/lua/?/init.lua;%s/spec/support/?.lua;;"):format(root, root, root)
-  local cmd = ("LUA_PATH=%s %s %s --port 0 --script %s --max-seconds %d --parent-pid %d%s%s >%s 2>%s & echo $!")
+  local address = opts.address or "127.0.0.1"
+  local cmd = ("LUA_PATH=%s %s %s --address %s --port %d --script %s --max-seconds %d --parent-pid %d%s%s"
+    .. " >%s 2>%s & echo $!")
     :format(q(lua_path), opts.luajit or os.getenv("LUAJIT") or "luajit",
-            q(root .. "/spec/support/cql_test_server.lua"), q(path), opts.max_seconds or 60,
+            q(root .. "/spec/support/cql_test_server.lua"), q(address), opts.port or 0, q(path),
+            opts.max_seconds or 60,
             C.getpid(), opts.max_version and (" --max-version " .. opts.max_version) or "",
             opts.verbose and " --verbose" or "", q(out), q(errlog))
   local p = assert(io.popen(cmd))
   local pid = tonumber(p:read("*l"))
   p:close()
   assert(pid, "cannot start cql_test_server")
-  local server = { pid = pid, files = files, log = errlog }
+  local server = { pid = pid, files = files, log = errlog, address = address }
   server.stop = function() kill(server) end
   running[pid] = server
   -- Bounded wait: the port line, then one accepted connection.
@@ -145,7 +149,7 @@ function M.start(script, opts)
   while socket.gettime() < until_ do
     local port = (read_file(out) or ""):match("LISTENING (%d+)")
     if port then
-      local s = socket.connect("127.0.0.1", tonumber(port))
+      local s = socket.connect(address, tonumber(port))
       if s then
         s:close()
         server.port = tonumber(port)

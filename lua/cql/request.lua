@@ -1,0 +1,223 @@
+--- One request's life (the request side of the seed's ResponseFuture):
+-- the load-balancing plan, the retry policy's decisions, re-preparing on
+-- UNPREPARED, speculative executions and the overall timeout.
+--
+-- An *execution* sends the request to one host after another; the first
+-- execution starts at once, speculative ones (idempotent statements only)
+-- after the speculative policy's delays, each taking the next host of the
+-- same plan. The first success, or the first error the retry policy
+-- rethrows, completes the request. When every execution has run out of
+-- hosts, the request fails with the last server error a retry came from,
+-- else NoHostAvailable.
+--
+-- Idempotence is respected: a statement not marked `is_idempotent` is never
+-- sent again once it may have reached a replica (write timeouts, lost
+-- connections, client timeouts, server errors); requests refused before
+-- being written, Unavailable, Overloaded and IsBootstrapping errors are
+-- safe to retry for any statement.
+-- @module cql.request
+local errors = require "cql.errors"
+
+local M = {}
+
+local RETRY, RETHROW, IGNORE, RETRY_NEXT_HOST = 0, 1, 2, 3
+
+local Request = {}
+Request.__index = Request
+
+-- Errors after which the request may have been applied: only idempotent
+-- statements are retried.
+local MAYBE_APPLIED = { ServerError = true, TruncateError = true, OperationTimedOut = true,
+                        ConnectionShutdown = true, ConnectionException = true }
+-- Errors that say the request was not executed at all.
+local NOT_APPLIED = { Overloaded = true, IsBootstrapping = true }
+
+local function refused_before_write(err)
+  local name = type(err) == "table" and err.name
+  return name == "ConnectionException" or name == "ConnectionShutdown" or name == "ConnectionBusy"
+end
+
+local function policy_name(p)
+  local mt = getmetatable(p)
+  return (type(p) == "table" and rawget(p, "name")) or (mt and mt.__name) or tostring(p)
+end
+
+local function fail(self, err)
+  if self.done then return end
+  self.done = true
+  if self.spec_timer then self.spec_timer.cancel() end
+  self.result:set_error(err)
+end
+
+local function succeed(self, res, host, conn)
+  if self.done then return end
+  self.done = true
+  if self.spec_timer then self.spec_timer.cancel() end
+  self.result.attempted_hosts = self.attempted_hosts
+  self.deliver(res, host, conn, self)
+end
+
+local send_to
+
+-- Moves `ex` on to the next host of the plan that has an open connection.
+local function next_host(self, ex)
+  if self.done then return end
+  local session = self.session
+  while true do
+    local ok, host = pcall(self.plan)
+    if not ok then
+      return fail(self, errors.DriverException {
+        message = ("the load balancing policy %s raised an error: %s")
+          :format(policy_name(session.cluster.load_balancing_policy), tostring(host)) })
+    end
+    if host == nil then break end
+    local p = session.pools[host]
+    local conn = p and p:borrow()
+    if conn then return send_to(self, ex, conn, host) end
+    self.errors[host.address] = p and "no open connection" or "no connection pool (host down or ignored)"
+  end
+  self.running = self.running - 1
+  if self.running > 0 then return end
+  -- Hosts ran out after a server's answer the policy wanted retried
+  -- elsewhere: that answer (Unavailable, Overloaded, ...) says more than
+  -- NoHostAvailable would.
+  if self.last_error then return fail(self, self.last_error) end
+  fail(self, errors.NoHostAvailable { message = "Unable to complete the operation against any hosts",
+                                      errors = self.errors })
+end
+
+-- The retry policy's decision on `err` for execution `ex`.
+local function decide(self, ex, err)
+  local p, st, cl, n, name = self.retry_policy, self.statement, ex.consistency, ex.retry_num, err.name
+  if name == "ReadTimeout" then
+    return p:on_read_timeout(st, cl, err.required_responses, err.received_responses, err.data_retrieved, n)
+  elseif name == "WriteTimeout" then
+    if not self.idempotent then return RETHROW end
+    return p:on_write_timeout(st, cl, err.write_type, err.required_responses, err.received_responses, n)
+  elseif name == "Unavailable" then
+    return p:on_unavailable(st, cl, err.required_replicas, err.alive_replicas, n)
+  elseif NOT_APPLIED[name] or (MAYBE_APPLIED[name] and self.idempotent) then
+    return p:on_request_error(st, cl, err, n)
+  end
+  return RETHROW
+end
+
+local function on_error(self, ex, err)
+  if self.done then return end
+  if err.name == "PreparedQueryNotFound" and not ex.reprepared then
+    -- The node forgot the statement (restart, table re-created): prepare it
+    -- again on that connection and resend there, unnoticed by the caller.
+    ex.reprepared = true
+    local ps = self.find_prepared(err.query_id)
+    if not ps then return fail(self, err) end
+    return self.session:reprepare_on(ex.conn, ps, self.o.timeout):add_callbacks(function()
+      send_to(self, ex, ex.conn, ex.host)
+    end, function(e) fail(self, e) end)
+  end
+  local ok, decision, consistency = pcall(decide, self, ex, err)
+  if not ok then
+    return fail(self, errors.DriverException {
+      message = ("the retry policy %s raised an error: %s"):format(policy_name(self.retry_policy),
+                                                                     tostring(decision)),
+      cause = err })
+  end
+  if decision == RETRY or decision == RETRY_NEXT_HOST then
+    ex.retry_num = ex.retry_num + 1
+    ex.consistency = consistency or ex.consistency
+    self.errors[ex.host.address] = err
+    self.last_error = err
+    if decision == RETRY then
+      local p = self.session.pools[ex.host]
+      local conn = p and p:borrow()
+      if conn then return send_to(self, ex, conn, ex.host) end
+    end
+    return next_host(self, ex)
+  elseif decision == IGNORE then
+    return succeed(self, { kind = "void" }, ex.host, ex.conn)
+  elseif decision == RETHROW or decision == nil then
+    return fail(self, err)
+  end
+  fail(self, errors.DriverException {
+    message = ("the retry policy %s returned an unknown decision: %s"):format(policy_name(self.retry_policy),
+                                                                              tostring(decision)) })
+end
+
+-- Sends the request for execution `ex` on `conn` to `host`.
+function send_to(self, ex, conn, host)
+  ex.conn, ex.host = conn, host
+  self.attempted_hosts[#self.attempted_hosts + 1] = host
+  local o = self.o
+  local timeout = o.timeout
+  if self.deadline then
+    timeout = self.deadline - self.session.cluster.host:now()
+    if timeout <= 0 then
+      return fail(self, errors.OperationTimedOut { message = "Client request timeout", errors = self.errors,
+                                                   last_host = host.address })
+    end
+  end
+  if timeout ~= o.timeout or ex.consistency ~= o.consistency then
+    o = setmetatable({ timeout = timeout, consistency = ex.consistency }, { __index = self.o })
+  end
+  local f = self.send(conn, o)
+  local done, err = f:peek()
+  if done == false and refused_before_write(err) then
+    self.errors[host.address] = err
+    return next_host(self, ex)
+  end
+  f:add_callbacks(function(res) succeed(self, res, host, conn) end, function(e) on_error(self, ex, e) end)
+end
+
+local function new_execution(self)
+  self.running = self.running + 1
+  return { retry_num = 0, consistency = self.o.consistency }
+end
+
+-- Starts speculative executions on the policy's schedule.
+local function schedule_speculative(self, plan)
+  local ok, delay = pcall(plan.next_execution, self.attempted_hosts[1])
+  if not ok or type(delay) ~= "number" or delay < 0 or self.done then return end
+  self.spec_timer = self.session.cluster.host:timer(delay, function()
+    self.spec_timer = nil
+    if self.done then return end
+    next_host(self, new_execution(self))
+    schedule_speculative(self, plan)
+  end)
+end
+
+--- Starts a request; its outcome completes `spec.result`.
+-- @param session the Session
+-- @param spec `statement` (for the policies; nil for plain text),
+--   `o` (request options: timeout, consistency, ...), `send(conn, o)`
+--   returning a response future, `deliver(res, host, conn, request)` for a
+--   success, `result` (the future to fail), `find_prepared(query_id)`
+--   (the PreparedStatement to re-prepare on UNPREPARED, or nil),
+--   `idempotent`
+function M.start(session, spec)
+  local cluster = session.cluster
+  local statement = spec.statement
+  local self = setmetatable({
+    session = session, statement = statement, o = spec.o, send = spec.send, deliver = spec.deliver,
+    result = spec.result, find_prepared = spec.find_prepared, idempotent = spec.idempotent,
+    retry_policy = statement and statement.retry_policy or cluster.default_retry_policy,
+    errors = {}, attempted_hosts = {}, running = 0,
+  }, Request)
+  if spec.o.timeout then self.deadline = cluster.host:now() + spec.o.timeout end
+  local lb = cluster.load_balancing_policy
+  local ok, plan = pcall(lb.make_query_plan, lb, session.keyspace, statement)
+  if not ok or type(plan) ~= "function" then
+    fail(self, errors.DriverException {
+      message = ("the load balancing policy %s raised an error: %s"):format(policy_name(lb),
+                                                                             ok and "no plan" or tostring(plan)) })
+    return self
+  end
+  self.plan = plan
+  next_host(self, new_execution(self))
+  local sp = self.idempotent and cluster.speculative_execution_policy
+  if sp and not self.done then
+    local pok, splan = pcall(sp.new_plan, sp, session.keyspace, statement)
+    if pok and type(splan) == "table" then schedule_speculative(self, splan) end
+  end
+  return self
+end
+
+return M
