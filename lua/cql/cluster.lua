@@ -22,6 +22,7 @@ local Control = require "cql.control"
 local errors = require "cql.errors"
 local inet = require "cql.util.inet"
 local log = require "cql.log"
+local Metadata = require("cql.metadata").Metadata
 local policies = require "cql.policies"
 local pool = require "cql.pool"
 local runtime = require "cql.runtime"
@@ -130,7 +131,10 @@ end
 --  * connect_timeout (5 s), control_connection_timeout (2 s),
 --    idle_heartbeat_interval (30 s), idle_heartbeat_timeout (30 s),
 --    max_schema_agreement_wait (10 s; 0 skips the wait after DDL),
---    topology_event_refresh_window (0.1 s);
+--    topology_event_refresh_window (0.1 s), schema_event_refresh_window
+--    (0.2 s: schema events arriving within it cause one refresh);
+--  * schema_metadata_enabled (true), token_metadata_enabled (true):
+--    whether `cluster.metadata` keeps the schema and the token map;
 --  * prepare_on_all_hosts (true), reprepare_on_up (true),
 --    address_translator (a function or an object with `translate(address)`).
 function M.Cluster(opts)
@@ -185,6 +189,10 @@ function M.Cluster(opts)
     hosts = {},     -- endpoint -> Host
     host_list = {}, -- in discovery order
     listeners = {},
+    metadata = Metadata.new(),
+    schema_metadata_enabled = option("schema_metadata_enabled", true),
+    token_metadata_enabled = option("token_metadata_enabled", true),
+    schema_event_refresh_window = option("schema_event_refresh_window", 0.2),
   }, Cluster)
 end
 
@@ -268,6 +276,7 @@ function Cluster:add_host(address, port)
   host = pool.Host.new(address, port)
   self.hosts[endpoint] = host
   self.host_list[#self.host_list + 1] = host
+  self.metadata:add_or_return_host(host)
   if self.populated then
     log.info("host ", endpoint, " added")
     call_policy(self, "on_add", host)
@@ -287,6 +296,7 @@ function Cluster:remove_host(host)
       break
     end
   end
+  self.metadata:remove_host(host)
   if host.reconnector then host.reconnector.cancel() end
   for _, s in ipairs(self.sessions) do s:remove_pool(host) end
   log.info("host ", host.endpoint, " removed")
@@ -381,19 +391,88 @@ function Cluster:on_down_event(host)
   self:on_down(host, "the cluster reported it DOWN")
 end
 
---- A schema change event (table with change_type, target, keyspace, name,
--- arg_types). Metadata refreshes hook in here.
-function Cluster:on_schema_change(event)
-  log.debug("schema change: ", event.change_type, " ", event.target, " ", event.keyspace or "",
-            " ", event.name or "")
-  if self.schema_change_handler then
-    local ok, err = pcall(self.schema_change_handler, event)
-    if not ok then log.error("schema change handler failed: ", err) end
+--- Rebuilds the token map from the hosts' tokens (after the node list
+-- changed).
+function Cluster:rebuild_token_map()
+  if not self.token_metadata_enabled or not self.partitioner then return end
+  local ok, err = self.metadata:rebuild_token_map(self.partitioner, self.host_list)
+  if not ok then log.warn("cannot build the token map: ", err) end
+end
+
+local function control_execute(self)
+  return function(cql, params)
+    if not self.control then return nil, errors.ConnectionException { message = "no control connection" } end
+    return self.control:execute(cql, params)
   end
 end
 
---- Called after the control connection moved to another host.
+-- Applies the schema events gathered during the refresh window, in order.
+local function apply_schema_events(self)
+  local events = self.pending_schema_events
+  self.pending_schema_events = nil
+  local execute = control_execute(self)
+  for _, ev in ipairs(events) do
+    local ok, err = self.metadata:handle_schema_change(ev, execute)
+    if not ok then
+      log.warn("refreshing the schema after a ", ev.target, " change failed (", err, "); reading it all")
+      ok, err = self.metadata:refresh_schema(execute)
+      if not ok then log.warn("refreshing the schema failed: ", err) end
+      break
+    end
+  end
+end
+
+--- A schema change event (table with change_type, target, keyspace, name,
+-- arg_types): refreshes the affected part of `cluster.metadata`; events
+-- within `schema_event_refresh_window` are applied together.
+function Cluster:on_schema_change(event)
+  log.debug("schema change: ", event.change_type, " ", event.target, " ", event.keyspace or "",
+            " ", event.name or "")
+  if not self.schema_metadata_enabled then return end
+  if self.pending_schema_events then
+    table.insert(self.pending_schema_events, event)
+    return
+  end
+  self.pending_schema_events = { event }
+  self.host:timer(self.schema_event_refresh_window, function()
+    self.scheduler:spawn_later(apply_schema_events, self)
+  end)
+end
+
+--- Re-reads the whole schema into `cluster.metadata`; true, or nil and an
+-- error.
+function Cluster:refresh_schema_metadata()
+  return self.metadata:refresh_schema(control_execute(self))
+end
+
+--- Re-reads one keyspace's metadata; true, or nil and an error.
+function Cluster:refresh_keyspace_metadata(keyspace)
+  return self.metadata:refresh_keyspace(keyspace, control_execute(self))
+end
+
+--- Re-reads one table's (or materialized view's) metadata.
+function Cluster:refresh_table_metadata(keyspace, table_name)
+  return self.metadata:refresh_table(keyspace, table_name, control_execute(self))
+end
+
+--- Re-reads one user type's metadata.
+function Cluster:refresh_user_type_metadata(keyspace, name)
+  return self.metadata:refresh_user_type(keyspace, name, control_execute(self))
+end
+
+--- Re-reads the node list (and the token map).
+function Cluster:refresh_nodes()
+  if not self.control then return nil, errors.ConnectionException { message = "no control connection" } end
+  return self.control:refresh_nodes()
+end
+
+--- Called (in a driver coroutine) after the control connection moved to
+-- another host: events may have been missed meanwhile.
 function Cluster:on_control_reconnected()
+  if self.schema_metadata_enabled then
+    local ok, err = self:refresh_schema_metadata()
+    if not ok then log.warn("cannot read the schema metadata: ", err) end
+  end
   for _, h in ipairs(self.host_list) do
     if h.is_up == nil then
       for _, s in ipairs(self.sessions) do s:add_pool(h) end
@@ -425,6 +504,11 @@ local function start_control(self)
   end
   self.control = control
   self.protocol_version = self.protocol_version or control.conn:protocol_version()
+  if self.schema_metadata_enabled then
+    local sok, serr = self:refresh_schema_metadata()
+    if not sok then log.warn("cannot read the schema metadata: ", serr) end
+  end
+  self:rebuild_token_map()
   local policy = self.load_balancing_policy
   local pok, perr = pcall(policy.populate, policy, self, self:all_hosts())
   if not pok then error("load_balancing_policy:populate raised an error: " .. tostring(perr), 0) end

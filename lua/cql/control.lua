@@ -10,6 +10,7 @@
 -- @module cql.control
 local Connection = require "cql.connection"
 local ResultSet = require "cql.resultset"
+local encoder = require "cql.encoder"
 local errors = require "cql.errors"
 local log = require "cql.log"
 local query = require "cql.query"
@@ -24,16 +25,29 @@ function Control.new(cluster)
   return setmetatable({ cluster = cluster, scheduler = cluster.scheduler }, Control)
 end
 
--- Runs a query on the control connection; returns its rows (dicts) or nil
--- and an error.
+-- Runs a query on the control connection; returns every row (dicts, all
+-- pages) or nil and an error.
 local function rows(self, cql)
-  local conn = self.conn
-  if not conn then return nil, errors.ConnectionException { message = "no control connection" } end
-  local res, err = conn:query(cql, self.cluster.control_connection_timeout, { page_size = 5000 }):result()
-  if not res then return nil, err end
-  local rs, rerr = ResultSet.from_response(res, query.dict_factory)
-  if not rs then return nil, rerr end
-  return rs.current_rows
+  local out, state = {}, nil
+  repeat
+    local conn = self.conn
+    if not conn then return nil, errors.ConnectionException { message = "no control connection" } end
+    local res, err = conn:query(cql, self.cluster.control_connection_timeout,
+                                { page_size = 5000, paging_state = state }):result()
+    if not res then return nil, err end
+    local rs, rerr = ResultSet.from_response(res, query.dict_factory)
+    if not rs then return nil, rerr end
+    for _, row in ipairs(rs.current_rows) do out[#out + 1] = row end
+    state = rs.paging_state
+  until not state
+  return out
+end
+
+--- Runs `cql` (with `%s` parameters) on the control connection: the
+-- `execute` function cql.metadata's refreshes take. Returns the rows, or
+-- nil and an error.
+function Control:execute(cql, params)
+  return rows(self, encoder.bind_params(cql, params))
 end
 
 local function token_list(set)
@@ -102,6 +116,7 @@ function Control:refresh_nodes()
   for _, host in ipairs(cluster:all_hosts()) do
     if not seen[host] then cluster:remove_host(host) end
   end
+  cluster:rebuild_token_map()
   return true
 end
 
