@@ -18,8 +18,10 @@ local function peers_rule(other, port)
     rows = { { other, other, port, "datacenter1", "rack1", { "100" } } } } } }
 end
 
--- Starts the two servers: `rules_a` / `rules_b` come before the defaults.
-local function two_nodes(rules_a, rules_b)
+-- Starts the two servers: `rules_a` / `rules_b` come before the defaults;
+-- `advertised` replaces the addresses the peers tables give (as a node
+-- behind NAT would report its private address).
+local function two_nodes(rules_a, rules_b, advertised)
   local first = test_server.start({ peers_rule(B, 0) }, { address = A })
   -- Now that the port is known, restart A with the right peers row.
   local port = first.port
@@ -30,8 +32,9 @@ local function two_nodes(rules_a, rules_b)
     all[#all + 1] = peers_rule(other, port)
     return all
   end
-  local a = test_server.start(with_peers(rules_a, B), { address = A, port = port })
-  local b = test_server.start(with_peers(rules_b, A), { address = B, port = port })
+  advertised = advertised or {}
+  local a = test_server.start(with_peers(rules_a, advertised[B] or B), { address = A, port = port })
+  local b = test_server.start(with_peers(rules_b, advertised[A] or A), { address = B, port = port })
   return a, b, port
 end
 
@@ -68,8 +71,8 @@ end
 describe("retries on a two-node cluster of test servers", function()
   after_each(function() test_server.stop_all() end)
 
-  local function connect(a_rules, b_rules, opts)
-    local _, _, port = two_nodes(a_rules, b_rules)
+  local function connect(a_rules, b_rules, opts, advertised)
+    local _, _, port = two_nodes(a_rules, b_rules, advertised)
     opts = opts or {}
     opts.contact_points, opts.port, opts.compression = { A }, port, false
     opts.load_balancing_policy = opts.load_balancing_policy or a_then_b()
@@ -203,5 +206,23 @@ describe("retries on a two-node cluster of test servers", function()
     assert.equal("DriverException", err.name)
     assert.matches("the load balancing policy MyPolicy raised an error: .*no plan today", err.message)
     assert.equal("populate", p.calls[1])
+  end)
+  it("translates the addresses nodes advertise (address_translator, for clusters behind NAT)", function()
+    local private = { ["10.9.0.2"] = B }
+    local translated = {}
+    local cluster, session = connect(nil, nil, {
+      load_balancing_policy = policies.RoundRobinPolicy(),
+      address_translator = { translate = function(_, address)
+        translated[#translated + 1] = address
+        return private[address] or address
+      end },
+    }, { [B] = "10.9.0.2" })
+    finally(function() cluster:shutdown() end)
+    assert.is_not_nil(cluster:find_host(B), "the translated address is a host")
+    assert.is_nil(cluster:find_host("10.9.0.2"))
+    assert.is_true(#translated >= 1)
+    local seen = {}
+    for _ = 1, 4 do seen[assert(session:execute("SELECT key FROM system.local")).coordinator.address] = true end
+    assert.is_true(seen[A] and seen[B], "requests reach both nodes")
   end)
 end)
