@@ -158,4 +158,29 @@ describe("a node going down and coming back", function()
                       "the restarted node was marked up and a pool opened within 30 s")
     assert.is_true(first.is_up)
   end)
+  it("marks a frozen node down within the heartbeat's bounds (interval + timeout)", function()
+    -- SIGSTOP keeps the node's sockets open but silent: only the idle
+    -- heartbeat can notice. interval 1 s + timeout 2 s promise a detection
+    -- within about 3 s; 8 s leaves room for a loaded machine.
+    local _, status = testenv.run("scripts/cassandra --cluster " .. cluster_name .. " status")
+    local pid = status:match("node3 +[%d%.]+ +%S+ +pid=(%d+)")
+    assert.is_not_nil(pid, status)
+    local cluster = Cluster { contact_points = { hosts[1] }, idle_heartbeat_interval = 1, idle_heartbeat_timeout = 2,
+                              reconnection_policy = policies.ConstantReconnectionPolicy(0.5) }
+    finally(function()
+      os.execute("kill -CONT " .. pid)
+      cluster:shutdown()
+    end)
+    local session = assert(cluster:connect())
+    local victim = by_address(cluster)[hosts[3]]
+    assert.is_true(victim.is_up)
+    assert.equal(0, os.execute("kill -STOP " .. pid))
+    local took = wait_until(8, function() return victim.is_up == false end)
+    assert.is_not_nil(took, "the frozen node was marked down within 8 s")
+    assert.is_true(took >= 1, ("marked down after %.2f s: before any heartbeat could have failed"):format(took))
+    for _ = 1, 20 do assert(session:execute("SELECT key FROM system.local")) end
+    os.execute("kill -CONT " .. pid)
+    assert.is_not_nil(wait_until(20, function() return session.pools[victim] ~= nil end),
+                      "the resumed node was marked up and a pool opened within 20 s")
+  end)
 end)
