@@ -1,0 +1,206 @@
+--- Cluster state shared by nginx workers through a `lua_shared_dict`.
+--
+-- One worker, elected by a lease in the dict, holds a control Cluster in an
+-- `ngx.timer` context: it follows the server's events (topology, status),
+-- keeps a session whose connections convict hosts that fail, reconnects on
+-- the cluster's reconnection policy, and writes what it knows — hosts,
+-- data centers, racks, up/down, reconnecting, versions, tokens — to the
+-- dict every `interval` seconds. Every worker reads that state without
+-- blocking (`cqlngx.state()`), and `cqlngx.cluster(opts)` makes a
+-- request's Cluster with the known-up hosts as contact points (the hosts
+-- marked down last), falling back to `opts.contact_points`.
+--
+--     lua_shared_dict cqlua_cluster 1m;
+--     init_worker_by_lua_block {
+--       require("cql.ngx").start { dict = "cqlua_cluster", contact_points = { "10.0.0.1" } }
+--     }
+--     content_by_lua_block {
+--       local cluster = require("cql.ngx").cluster { dict = "cqlua_cluster" }
+--       ...
+--       cluster:shutdown()
+--     }
+--
+-- The lease (`ttl` seconds, renewed at every round) is released when the
+-- holder's worker exits (reload, shutdown: the timer sees
+-- `ngx.worker.exiting()`), and expires when the worker dies, so another
+-- worker takes the role over at its next round.
+-- @module cql.ngx
+-- luacheck: globals ngx
+local log = require "cql.log"
+
+local M = {}
+
+local LEASE, STATE, VERSION = "control:lease", "state", "state:version"
+
+local function serialize(v)
+  local t = type(v)
+  if t == "string" then return ("%q"):format(v) end
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return "nil" end
+    return ("%.17g"):format(v)
+  end
+  if t == "boolean" or t == "nil" then return tostring(v) end
+  if t == "table" then
+    local parts = {}
+    for k, x in pairs(v) do
+      local kt = type(k)
+      if kt == "string" or kt == "number" then
+        parts[#parts + 1] = "[" .. serialize(k) .. "]=" .. serialize(x)
+      end
+    end
+    return "{" .. table.concat(parts, ",") .. "}"
+  end
+  return "nil" -- cdata, functions: not shared
+end
+M.serialize = serialize
+
+local function deserialize(s)
+  local fn = loadstring("return " .. s)
+  if not fn then return nil end
+  setfenv(fn, {})
+  local ok, v = pcall(fn)
+  if ok then return v end
+  return nil
+end
+
+local function dict_of(name)
+  local d = ngx.shared[name or "cqlua_cluster"]
+  if not d then
+    error(("cql.ngx: no lua_shared_dict named '%s' (declare it in the http block)"):format(
+      tostring(name or "cqlua_cluster")), 3)
+  end
+  return d
+end
+
+--- The shared state (a table: `hosts` array of {address, port, datacenter,
+-- rack, is_up, reconnecting, release_version, host_id, tokens}, `updated`
+-- (ngx.now() of the holder), `holder` (its worker pid), `cluster_name`,
+-- `partitioner`), or nil when no worker has written it yet.
+function M.state(dict_name)
+  local d = dict_of(dict_name)
+  local s = d:get(STATE)
+  if not s then return nil end
+  return deserialize(s)
+end
+
+--- The pid of the worker holding the control role, or nil.
+function M.holder(dict_name)
+  return dict_of(dict_name):get(LEASE)
+end
+
+local function snapshot(cluster)
+  local hosts = {}
+  for i, h in ipairs(cluster:all_hosts()) do
+    hosts[i] = { address = h.address, port = h.port, datacenter = h.datacenter, rack = h.rack,
+                 is_up = h.is_up, reconnecting = h.reconnector ~= nil,
+                 release_version = h.release_version,
+                 host_id = h.host_id and tostring(h.host_id) or nil, tokens = h.tokens }
+  end
+  return { hosts = hosts, updated = ngx.now(), holder = ngx.worker.pid(),
+           cluster_name = cluster.cluster_name, partitioner = cluster.partitioner }
+end
+
+-- Takes or renews the lease; true when this worker holds it.
+local function lease(d, ttl)
+  local pid = ngx.worker.pid()
+  local ok = d:add(LEASE, pid, ttl)
+  if ok then return true end
+  if d:get(LEASE) == pid then
+    d:set(LEASE, pid, ttl)
+    return true
+  end
+  return false
+end
+
+local function release(d)
+  if d:get(LEASE) == ngx.worker.pid() then d:delete(LEASE) end
+end
+
+-- The holder's work: a Cluster in this timer context, following events,
+-- publishing its state every `interval` seconds, until the worker exits
+-- or the lease is lost.
+local function hold(opts, d)
+  local runtime = require "cql.runtime"
+  local scheduler = runtime.scheduler()
+  scheduler.host.follow_events = true
+  local copts = {}
+  for k, v in pairs(opts.cluster_options or {}) do copts[k] = v end
+  copts.contact_points = copts.contact_points or opts.contact_points
+  copts.port = copts.port or opts.port
+  if copts.schema_metadata_enabled == nil then copts.schema_metadata_enabled = false end
+  local cluster = require("cql.cluster").Cluster(copts)
+  local session, err = cluster:connect()
+  if not session then
+    log.warn("cql.ngx: the control worker cannot connect: ", err)
+    cluster:shutdown()
+    return false
+  end
+  log.info("cql.ngx: worker ", ngx.worker.pid(), " holds the control connection")
+  local ok, perr = pcall(function()
+    while not ngx.worker.exiting() do
+      d:set(STATE, serialize(snapshot(cluster)))
+      d:incr(VERSION, 1, 0)
+      runtime.sleep(opts.interval)
+      if not lease(d, opts.ttl) then
+        log.info("cql.ngx: worker ", ngx.worker.pid(), " lost the control lease")
+        break
+      end
+    end
+  end)
+  if not ok then log.error("cql.ngx: the control worker failed: ", perr) end
+  cluster:shutdown()
+  return true
+end
+
+--- Starts the election in this worker (call from init_worker_by_lua).
+-- Options: `dict` (name of the lua_shared_dict, "cqlua_cluster"),
+-- `contact_points`, `port`, `cluster_options` (a table of Cluster
+-- options for the control cluster), `interval` (seconds between
+-- publications and lease renewals, 1), `ttl` (lease lifetime, 5 × interval).
+function M.start(opts)
+  opts = opts or {}
+  local d = dict_of(opts.dict)
+  local o = { contact_points = opts.contact_points, port = opts.port, cluster_options = opts.cluster_options,
+              interval = opts.interval or 1 }
+  o.ttl = opts.ttl or o.interval * 5
+  local function round(premature)
+    if premature or ngx.worker.exiting() then return release(d) end
+    if lease(d, o.ttl) then
+      local ok, err = pcall(hold, o, d)
+      if not ok then log.error("cql.ngx: the control worker failed: ", err) end
+      release(d)
+    end
+    if ngx.worker.exiting() then return end
+    local ok, err = ngx.timer.at(o.interval, round)
+    if not ok then log.error("cql.ngx: cannot schedule the control election: ", err) end
+  end
+  local ok, err = ngx.timer.at(0, round)
+  if not ok then error("cql.ngx: cannot start a timer: " .. tostring(err), 2) end
+end
+
+--- A Cluster for this request whose contact points are the hosts the
+-- shared state knows (up first, down last), or `opts.contact_points` when
+-- there is no state yet. Other options are passed to Cluster; schema and
+-- token metadata are off unless asked for.
+function M.cluster(opts)
+  opts = opts or {}
+  local copts = {}
+  for k, v in pairs(opts) do
+    if k ~= "dict" then copts[k] = v end
+  end
+  if copts.schema_metadata_enabled == nil then copts.schema_metadata_enabled = false end
+  if copts.token_metadata_enabled == nil then copts.token_metadata_enabled = false end
+  local st = M.state(opts.dict)
+  if st and st.hosts and #st.hosts > 0 then
+    local up, down = {}, {}
+    for _, h in ipairs(st.hosts) do
+      if h.is_up == false then down[#down + 1] = h.address else up[#up + 1] = h.address end
+    end
+    for _, a in ipairs(down) do up[#up + 1] = a end
+    copts.contact_points = up
+    copts.port = copts.port or st.hosts[1].port
+  end
+  return require("cql.cluster").Cluster(copts)
+end
+
+return M
