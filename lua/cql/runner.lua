@@ -4,6 +4,7 @@ local runner = {}
 
 local USAGE = [=[
 usage: cqlua [options] [script [args...]]
+       cqlua [options] shell|migrate|unload|load|status|ring [args...]
   -e CODE            run CODE (may be repeated; runs before the script)
   --hosts H1,H2      contact points of clusters created without them
                      (default: $CQLUA_HOSTS, else 127.0.0.1)
@@ -13,7 +14,17 @@ usage: cqlua [options] [script [args...]]
                      environment: arguments are visible to other users)
   -v, --version      print the version and exit
   -h, --help         print this help and exit
-  -                  read the script from standard input]=]
+  -                  read the script from standard input
+Subcommands (operations tools; `cqlua SUBCOMMAND --help` for each):
+  shell              interactive CQL shell (statements from stdin when not a terminal)
+  migrate DIR        apply ordered migration files once (--dry-run: print the plan)
+  unload / load      bulk export / import of a table as CSV or JSON Lines
+  status, ring       hosts, data centers, racks, token ownership, schema versions
+A script named like a subcommand runs when given as a path (./shell).]=]
+
+-- Subcommands: module under cql.tools whose `main(args)` returns an exit status.
+local SUBCOMMANDS = { shell = "cql.tools.shell", migrate = "cql.tools.migrate", unload = "cql.tools.bulk",
+                      load = "cql.tools.bulk", status = "cql.tools.status", ring = "cql.tools.status" }
 
 -- Options that take a value, and where they go in cql.runtime.defaults.
 local VALUE_OPTIONS = { ["--hosts"] = "hosts", ["--port"] = "port", ["--user"] = "username",
@@ -115,6 +126,17 @@ function runner.main(argv)
     if not fn then return fail(perr) end
     local rc = run_main(fn)
     if rc ~= 0 then return rc end
+  end
+  if opts.script and SUBCOMMANDS[opts.script] then
+    local tool = require(SUBCOMMANDS[opts.script])
+    local args = {}
+    for k = opts.script_index + 1, #argv do args[#args + 1] = argv[k] end
+    local ran, rc = require("cql.runtime").run(tool.main, args, opts.script)
+    if not ran then
+      io.stderr:write("cqlua ", opts.script, ": ", tostring(rc), "\n")
+      return 1
+    end
+    return tonumber(rc) or 0
   end
   if opts.script then
     local fn, perr
