@@ -123,7 +123,8 @@ end
 --    true, check_hostname = true, server_name}`; TLS is on when given);
 --  * protocol_version (nil: negotiated by the first connection, then used
 --    by all); compression (true: LZ4);
---  * load_balancing_policy (RoundRobinPolicy), reconnection_policy
+--  * load_balancing_policy (TokenAwarePolicy over DCAwareRoundRobinPolicy,
+--    the local data center being the first contact point's), reconnection_policy
 --    (ExponentialReconnectionPolicy(1, 600)), default_retry_policy
 --    (RetryPolicy; a statement's `retry_policy` overrides it),
 --    speculative_execution_policy (none; applies to statements marked
@@ -175,7 +176,8 @@ function M.Cluster(opts)
     topology_event_refresh_window = option("topology_event_refresh_window", 0.1),
     prepare_on_all_hosts = option("prepare_on_all_hosts", true),
     reprepare_on_up = option("reprepare_on_up", true),
-    load_balancing_policy = opts.load_balancing_policy or policies.RoundRobinPolicy(),
+    load_balancing_policy = opts.load_balancing_policy
+      or policies.TokenAwarePolicy(policies.DCAwareRoundRobinPolicy()),
     reconnection_policy = opts.reconnection_policy or policies.ExponentialReconnectionPolicy(1, 600),
     default_retry_policy = opts.default_retry_policy or policies.RetryPolicy(),
     speculative_execution_policy = opts.speculative_execution_policy,
@@ -494,6 +496,7 @@ local function start_control(self)
   if #contacts == 0 then
     return nil, errors.NoHostAvailable { message = "Unable to connect to any servers", errors = failures }
   end
+  self.contact_points_hosts = contacts
   local control = Control.new(self)
   local ok, err = control:connect(contacts)
   if not ok then

@@ -291,4 +291,12 @@ M.NoSpeculativeExecutionPolicy = setmetatable({
   new_plan = function() return { next_execution = function() return -1 end } end,
 }, { __call = function(cls) return cls end })
 
+-- The load-balancing policies beyond round robin live in their own module;
+-- the seed has them all in one namespace.
+local load_balancing = require "cql.policies.load_balancing"
+for _, name in ipairs { "DCAwareRoundRobinPolicy", "TokenAwarePolicy", "WhiteListRoundRobinPolicy",
+                        "HostFilterPolicy", "LatencyAwarePolicy" } do
+  M[name] = load_balancing[name]
+end
+
 return M

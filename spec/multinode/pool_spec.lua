@@ -2,6 +2,8 @@
 -- control connection, a pool per host, prepare on every host, keyspace
 -- and schema changes seen by every node at once, and a node going down and
 -- coming back. The suite runner starts the cluster (scripts/run-tests).
+-- Round robin over every node, so each node gets a pool (the default
+-- policy would ignore the remote data center).
 local testenv = require "testenv"
 local cql = require "cql"
 local Cluster = require("cql.cluster").Cluster
@@ -32,7 +34,7 @@ end
 describe("a session on the 3-node cluster", function()
   local cluster, session
   setup(function()
-    cluster = Cluster { contact_points = { hosts[1] } }
+    cluster = Cluster { contact_points = { hosts[1] }, load_balancing_policy = policies.RoundRobinPolicy() }
     session = assert(cluster:connect())
     assert(session:execute("DROP KEYSPACE IF EXISTS pool_ks"))
     assert(session:execute("CREATE KEYSPACE pool_ks WITH replication = "
@@ -97,7 +99,7 @@ describe("a node going down and coming back", function()
 
   it("is marked down at once, avoided, then marked up and used again", function()
     local events = {}
-    local cluster = Cluster { contact_points = { hosts[1] },
+    local cluster = Cluster { contact_points = { hosts[1] }, load_balancing_policy = policies.RoundRobinPolicy(),
                               reconnection_policy = policies.ConstantReconnectionPolicy(0.5),
                               idle_heartbeat_interval = 1, idle_heartbeat_timeout = 2 }
     finally(function() cluster:shutdown() end)
@@ -139,7 +141,7 @@ describe("a node going down and coming back", function()
     -- Reconnection attempts are 5 minutes apart here: only the server's UP
     -- event, through the new control connection, can bring the node back
     -- within the 30 s this test waits.
-    local cluster = Cluster { contact_points = { hosts[1] },
+    local cluster = Cluster { contact_points = { hosts[1] }, load_balancing_policy = policies.RoundRobinPolicy(),
                               reconnection_policy = policies.ConstantReconnectionPolicy(300) }
     finally(function() cluster:shutdown() end)
     local session = assert(cluster:connect())
@@ -165,7 +167,8 @@ describe("a node going down and coming back", function()
     local _, status = testenv.run("scripts/cassandra --cluster " .. cluster_name .. " status")
     local pid = status:match("node3 +[%d%.]+ +%S+ +pid=(%d+)")
     assert.is_not_nil(pid, status)
-    local cluster = Cluster { contact_points = { hosts[1] }, idle_heartbeat_interval = 1, idle_heartbeat_timeout = 2,
+    local cluster = Cluster { contact_points = { hosts[1] }, load_balancing_policy = policies.RoundRobinPolicy(),
+                              idle_heartbeat_interval = 1, idle_heartbeat_timeout = 2,
                               reconnection_policy = policies.ConstantReconnectionPolicy(0.5) }
     finally(function()
       os.execute("kill -CONT " .. pid)
