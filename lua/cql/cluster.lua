@@ -412,9 +412,11 @@ end
 local function apply_schema_events(self)
   local events = self.pending_schema_events
   self.pending_schema_events = nil
+  if self.is_shutdown then return end
   local execute = control_execute(self)
   for _, ev in ipairs(events) do
     local ok, err = self.metadata:handle_schema_change(ev, execute)
+    if not ok and self.is_shutdown then return end
     if not ok then
       log.warn("refreshing the schema after a ", ev.target, " change failed (", err, "); reading it all")
       ok, err = self.metadata:refresh_schema(execute)

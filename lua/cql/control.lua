@@ -85,6 +85,7 @@ function Control:refresh_nodes()
     host.partitioner = me.partitioner
     cluster.partitioner = me.partitioner
     cluster.cluster_name = me.cluster_name
+    cluster.metadata.cluster_name = me.cluster_name
     seen[host] = true
   end
   local peers
