@@ -65,12 +65,34 @@ end
 --- A decoded response. `kind` is "void", "rows", "set_keyspace",
 -- "prepared" or "schema_change"; `response` is the cq_response cdata, valid
 -- as long as this object lives (it keeps the body and the arena).
+local diag = ffi.new("cq_diag") -- read at once on failure, so one serves every decode
+local response_t = ffi.typeof("cq_response")
+
+-- A RESULT Void (what most writes get) holds nothing to keep: every such
+-- response shares this decoded one instead of copying its body and making
+-- an arena (read-only, like every decoded response).
+local void_response = response_t()
+void_response.opcode = OP.RESULT
+void_response.u.result.kind = 1
+-- Frame flags that put tracing, a custom payload or warnings before the body.
+local PREFIX_FLAGS = 0x02 + 0x04 + 0x08
+
 local function decode(self, frame)
-  local body = ffi.string(frame.body, frame.body_len) -- outlives the event
-  local arena = core.new_arena(0)
-  local resp = ffi.new("cq_response")
-  local diag = ffi.new("cq_diag")
   local h = frame.header
+  if h.opcode == OP.RESULT and frame.body_len == 4 and bit.band(h.flags, PREFIX_FLAGS) == 0 then
+    local b = frame.body
+    if b[0] == 0 and b[1] == 0 and b[2] == 0 and b[3] == 1 then
+      return { response = void_response, opcode = OP.RESULT, kind = "void" }
+    end
+  end
+  local body = ffi.string(frame.body, frame.body_len) -- outlives the event
+  -- The arena holds the decoded metadata, which is about as large as the
+  -- bytes it comes from: a small response gets a small first chunk rather
+  -- than the default 4 KiB (it grows if need be). Arenas are freed by the
+  -- GC, which does not see their size, so big ones for small responses
+  -- would pile up between collections.
+  local arena = core.new_arena(math.min(4096, 256 + 2 * #body))
+  local resp = response_t()
   local rc = C.cq_response_decode(resp, h.version, h.flags, h.opcode, body, #body, arena, diag)
   if rc ~= 0 then
     return nil, errors.ProtocolException { message = "malformed response: " .. ffi.string(diag.msg),
@@ -102,6 +124,30 @@ local function fail_open(self, err)
   self.ready_future:set_error(err)
 end
 
+-- The authenticator's answer to AUTHENTICATE or AUTH_CHALLENGE. Kept out
+-- of on_event: the closure here would make every return of on_event close
+-- upvalues, which LuaJIT cannot compile, and on_event runs per response.
+local function on_auth(self, ev, kind)
+  local ok, token = pcall(function()
+    if kind == EV.AUTHENTICATE then
+      if not self.auth_provider then
+        error(("the server requires authentication (%s) but no auth_provider is configured")
+          :format(str(ev.text)), 0)
+      end
+      self.authenticator = self.auth_provider:new_authenticator(self.address, str(ev.text))
+      return self.authenticator:initial_response()
+    end
+    local challenge = ev.token.len >= 0 and ffi.string(ev.token.p, ev.token.len) or nil
+    return self.authenticator:evaluate_challenge(challenge)
+  end)
+  if not ok then
+    self.auth_error = errors.AuthenticationFailed { message = tostring(token), host = self.address }
+    self.host:close(self.id, "authentication failed: " .. tostring(token))
+  else
+    self.host:auth_response(self.id, token)
+  end
+end
+
 local function on_event(self, ev)
   local kind = ev.kind
   if kind == EV.RESPONSE then
@@ -127,24 +173,7 @@ local function on_event(self, ev)
     self.ready = true
     self.ready_future:set_result(self)
   elseif kind == EV.AUTHENTICATE or kind == EV.AUTH_CHALLENGE then
-    local ok, token = pcall(function()
-      if kind == EV.AUTHENTICATE then
-        if not self.auth_provider then
-          error(("the server requires authentication (%s) but no auth_provider is configured")
-            :format(str(ev.text)), 0)
-        end
-        self.authenticator = self.auth_provider:new_authenticator(self.address, str(ev.text))
-        return self.authenticator:initial_response()
-      end
-      local challenge = ev.token.len >= 0 and ffi.string(ev.token.p, ev.token.len) or nil
-      return self.authenticator:evaluate_challenge(challenge)
-    end)
-    if not ok then
-      self.auth_error = errors.AuthenticationFailed { message = tostring(token), host = self.address }
-      self.host:close(self.id, "authentication failed: " .. tostring(token))
-    else
-      self.host:auth_response(self.id, token)
-    end
+    on_auth(self, ev, kind)
   elseif kind == EV.AUTH_SUCCESS then
     if self.authenticator and self.authenticator.on_authentication_success then
       pcall(self.authenticator.on_authentication_success, self.authenticator,
@@ -317,12 +346,24 @@ local function frame_flags(req, o)
   return bit.bor(flags, 0x04), entries
 end
 
+-- One request struct serves every send: the transport encodes a request
+-- into the connection's write buffer during the send call, so nothing
+-- reads it afterwards, and a struct per request would only feed the GC.
+local scratch_request = ffi.new("cq_request")
+local REQUEST_SIZE = ffi.sizeof("cq_request")
+
+local function new_request(opcode)
+  local req = scratch_request
+  ffi.fill(req, REQUEST_SIZE)
+  req.opcode = opcode
+  return req
+end
+
 --- Sends a QUERY (see set_params for `o`: consistency, page_size,
 -- paging_state, serial_consistency, timestamp; and trace).
 function Connection:query(cql, timeout, o)
   o = o or {}
-  local req = ffi.new("cq_request")
-  req.opcode = OP.QUERY
+  local req = new_request(OP.QUERY)
   req.u.query.query.p = cql
   req.u.query.query.len = #cql
   set_params(req.u.query.params, o)
@@ -334,8 +375,7 @@ end
 
 --- Sends a PREPARE for `cql`; the future's response has kind "prepared".
 function Connection:prepare(cql, timeout)
-  local req = ffi.new("cq_request")
-  req.opcode = OP.PREPARE
+  local req = new_request(OP.PREPARE)
   req.u.prepare.query.p = cql
   req.u.prepare.query.len = #cql
   return self:send(req, timeout)
@@ -349,8 +389,7 @@ end
 -- @param timeout seconds or nil
 -- @param o consistency, page_size, paging_state, serial_consistency, timestamp
 function Connection:execute(id, metadata_id, values, nvalues, timeout, o)
-  local req = ffi.new("cq_request")
-  req.opcode = OP.EXECUTE
+  local req = new_request(OP.EXECUTE)
   local e = req.u.execute
   e.id.p, e.id.len = id, #id
   if metadata_id then e.result_metadata_id.p, e.result_metadata_id.len = metadata_id, #metadata_id end
@@ -382,8 +421,7 @@ function Connection:batch(batch_type, entries, timeout, o)
       st.values, st.nvalues = e.values, e.n
     end
   end
-  local req = ffi.new("cq_request")
-  req.opcode = OP.BATCH
+  local req = new_request(OP.BATCH)
   local b = req.u.batch
   b.type, b.nstmts, b.stmts = batch_type, n, stmts
   o = o or {}

@@ -157,15 +157,18 @@ end
 
 local encoder = codec.new_encoder()
 
+local function encode_body(col, v)
+  return encoder:body(col.ctype, encoder:add(col.encoder, v))
+end
+
 -- Encodes one marker's value to a Lua string (nil for null, UNSET for unset).
+-- The pcall calls a named function: a closure made per value would stop
+-- LuaJIT's compiler.
 local function encode_marker(col, i, v)
   if v == nil then return nil end
   if v == query.UNSET_VALUE then return v end
   encoder:reset()
-  local ok, body = pcall(function()
-    local idx = encoder:add(col.encoder, v)
-    return encoder:body(col.ctype, idx)
-  end)
+  local ok, body = pcall(encode_body, col, v)
   if not ok then
     error(("bad argument #1 to 'bind' (marker %d '%s': %s)"):format(i, col.name, tostring(body)), 0)
   end
@@ -227,6 +230,37 @@ function BoundStatement:values()
     end
   end
   return arr, n, self.bodies
+end
+
+local scratch, scratch_cap = nil, 0
+
+-- Fills `arr` with the values of `bodies`.
+local function fill_values(arr, bodies, n)
+  for i = 1, n do
+    local b, v = bodies[i], arr[i - 1]
+    if b == nil then
+      v.p, v.len = nil, -1
+    elseif b == query.UNSET_VALUE then
+      v.p, v.len = nil, -2
+    else
+      v.p, v.len = b, #b
+    end
+  end
+end
+
+--- Like `values`, for a request encoded before anything else runs (the
+-- transport copies the values into the request at once): one array
+-- serves every call, valid until the next, instead of one per request.
+-- The statement keeps the bytes alive.
+function BoundStatement:scratch_values()
+  local bodies = self.bodies
+  local n = bodies.n
+  if n > scratch_cap then
+    scratch_cap = math.max(n, 32)
+    scratch = ffi.new("cq_value[?]", scratch_cap)
+  end
+  fill_values(scratch, bodies, n)
+  return scratch, n
 end
 
 return query

@@ -54,10 +54,21 @@ local function succeed(self, res, host, conn)
   self.done = true
   if self.spec_timer then self.spec_timer.cancel() end
   self.result.attempted_hosts = self.attempted_hosts
-  self.deliver(res, host, conn, self)
+  self.call:deliver(res, host, conn, self)
 end
 
 local send_to
+
+-- Where the hosts' failures are kept for NoHostAvailable; made on the
+-- first failure, since most requests have none.
+local function errors_of(self)
+  local errs = self.errors
+  if not errs then
+    errs = {}
+    self.errors = errs
+  end
+  return errs
+end
 
 -- Moves `ex` on to the next host of the plan that has an open connection.
 local function next_host(self, ex)
@@ -74,7 +85,7 @@ local function next_host(self, ex)
     local p = session.pools[host]
     local conn = p and p:borrow()
     if conn then return send_to(self, ex, conn, host) end
-    self.errors[host.address] = p and "no open connection" or "no connection pool (host down or ignored)"
+    errors_of(self)[host.address] = p and "no open connection" or "no connection pool (host down or ignored)"
   end
   self.running = self.running - 1
   if self.running > 0 then return end
@@ -83,7 +94,7 @@ local function next_host(self, ex)
   -- NoHostAvailable would.
   if self.last_error then return fail(self, self.last_error) end
   fail(self, errors.NoHostAvailable { message = "Unable to complete the operation against any hosts",
-                                      errors = self.errors })
+                                      errors = errors_of(self) })
 end
 
 -- The retry policy's decision on `err` for execution `ex`.
@@ -108,7 +119,7 @@ local function on_error(self, ex, err)
     -- The node forgot the statement (restart, table re-created): prepare it
     -- again on that connection and resend there, unnoticed by the caller.
     ex.reprepared = true
-    local ps = self.find_prepared(err.query_id)
+    local ps = self.call:find_prepared(err.query_id)
     if not ps then return fail(self, err) end
     return self.session:reprepare_on(ex.conn, ps, self.o.timeout):add_callbacks(function()
       send_to(self, ex, ex.conn, ex.host)
@@ -124,7 +135,7 @@ local function on_error(self, ex, err)
   if decision == RETRY or decision == RETRY_NEXT_HOST then
     ex.retry_num = ex.retry_num + 1
     ex.consistency = consistency or ex.consistency
-    self.errors[ex.host.address] = err
+    errors_of(self)[ex.host.address] = err
     self.last_error = err
     if decision == RETRY then
       local p = self.session.pools[ex.host]
@@ -142,6 +153,14 @@ local function on_error(self, ex, err)
                                                                               tostring(decision)) })
 end
 
+-- The response to execution `ex` (one at a time: the next send of `ex`
+-- waits for this one's answer, so ex.host and ex.conn are this send's).
+local function on_response(self, ex, f)
+  local ok, v = f:peek()
+  if ok then return succeed(self, v, ex.host, ex.conn) end
+  on_error(self, ex, v)
+end
+
 -- Sends the request for execution `ex` on `conn` to `host`.
 function send_to(self, ex, conn, host)
   ex.conn, ex.host = conn, host
@@ -151,25 +170,26 @@ function send_to(self, ex, conn, host)
   if self.deadline then
     timeout = self.deadline - self.session.cluster.host:now()
     if timeout <= 0 then
-      return fail(self, errors.OperationTimedOut { message = "Client request timeout", errors = self.errors,
+      return fail(self, errors.OperationTimedOut { message = "Client request timeout", errors = errors_of(self),
                                                    last_host = host.address })
     end
   end
   if timeout ~= o.timeout or ex.consistency ~= o.consistency then
     o = setmetatable({ timeout = timeout, consistency = ex.consistency }, { __index = self.o })
   end
-  local f = self.send(conn, o)
+  local f = self.call:send(conn, o)
   local done, err = f:peek()
   if done == false and refused_before_write(err) then
-    self.errors[host.address] = err
+    errors_of(self)[host.address] = err
     return next_host(self, ex)
   end
-  f:add_callbacks(function(res) succeed(self, res, host, conn) end, function(e) on_error(self, ex, e) end)
+  f:listen(on_response, self, ex)
 end
 
 local function new_execution(self)
   self.running = self.running + 1
-  return { retry_num = 0, consistency = self.o.consistency }
+  -- Every field from the start: a table that grows is allocated twice.
+  return { retry_num = 0, consistency = self.o.consistency, conn = false, host = false }
 end
 
 -- Starts speculative executions on the policy's schedule.
@@ -184,24 +204,27 @@ local function schedule_speculative(self, plan)
   end)
 end
 
---- Starts a request; its outcome completes `spec.result`.
+--- Starts a request; its outcome completes `result`.
 -- @param session the Session
--- @param spec `statement` (for the policies; nil for plain text),
---   `o` (request options: timeout, consistency, ...), `send(conn, o)`
---   returning a response future, `deliver(res, host, conn, request)` for a
---   success, `result` (the future to fail), `find_prepared(query_id)`
---   (the PreparedStatement to re-prepare on UNPREPARED, or nil),
---   `idempotent`
-function M.start(session, spec)
+-- @param call what is sent, an object with methods (no closures per
+--   request: they stop LuaJIT's compiler): `call:send(conn, o)` returning
+--   a response future, `call:deliver(res, host, conn, request)` for a
+--   success, `call:find_prepared(query_id)` (the PreparedStatement to
+--   re-prepare on UNPREPARED, or nil)
+-- @param statement the statement (for the policies; nil for plain text)
+-- @param o request options: timeout, consistency, ...
+-- @param result the future to fail
+-- @param idempotent whether the statement may be sent again
+function M.start(session, call, statement, o, result, idempotent)
   local cluster = session.cluster
-  local statement = spec.statement
   local self = setmetatable({
-    session = session, statement = statement, o = spec.o, send = spec.send, deliver = spec.deliver,
-    result = spec.result, find_prepared = spec.find_prepared, idempotent = spec.idempotent,
+    session = session, statement = statement, o = o, call = call, result = result, idempotent = idempotent,
     retry_policy = statement and statement.retry_policy or cluster.default_retry_policy,
-    errors = {}, attempted_hosts = {}, running = 0,
+    attempted_hosts = {}, running = 0,
+    -- Set later; named now so that the table is made at its final size.
+    deadline = false, plan = false, done = false, errors = false, last_error = false, spec_timer = false,
   }, Request)
-  if spec.o.timeout then self.deadline = cluster.host:now() + spec.o.timeout end
+  if o.timeout then self.deadline = cluster.host:now() + o.timeout end
   local lb = cluster.load_balancing_policy
   local ok, plan = pcall(lb.make_query_plan, lb, session.keyspace, statement)
   if not ok or type(plan) ~= "function" then

@@ -30,28 +30,94 @@ local function cq_str(s)
   return s.p ~= nil and ffi.string(s.p, s.len) or nil
 end
 
+-- Row decoders by result shape. Generating one (codec.row_decoder loads
+-- Lua source) costs far more than decoding a small page, and most
+-- responses repeat a shape seen before, so they are kept by a key made of
+-- the column names and types. Decoders hold no reference to the response
+-- they were built from (names are copied, types only read), so keeping
+-- them is safe; the cache is emptied when full to stay bounded however
+-- many shapes an application uses.
+local CACHE_MAX = 256
+local decoders, ndecoders = {}, 0
+local key_parts = {}
+local native_sig = {} -- type kind -> its part of a key, for kinds whose decoder is the kind's
+for _, name in ipairs { "ASCII", "BIGINT", "BLOB", "BOOLEAN", "COUNTER", "DECIMAL", "DOUBLE", "FLOAT",
+                        "INT", "TIMESTAMP", "UUID", "VARCHAR", "VARINT", "TIMEUUID", "INET", "DATE",
+                        "TIME", "SMALLINT", "TINYINT", "DURATION" } do
+  local kind = codec.type_kinds[name]
+  native_sig[kind] = "#" .. kind
+end
+
+-- The decoder entry for the columns of `meta` (decoders per column, and
+-- the row decoders made from them on first use), and the column names.
+local function shape_of(meta, ncols)
+  local names = {}
+  for i = 0, ncols - 1 do
+    local col = meta.columns[i]
+    local name = cq_str(col.name)
+    names[i + 1] = name
+    local t = col.type
+    key_parts[2 * i + 1] = name
+    -- Other kinds (custom, collections, tuples, user types) by their full
+    -- marshal class, which spells nested types and user type fields.
+    key_parts[2 * i + 2] = native_sig[tonumber(t.kind)] or codec.type_class(t)
+  end
+  local key = table.concat(key_parts, "\0", 1, 2 * ncols)
+  local entry = decoders[key]
+  if not entry then
+    local decs = {}
+    for i = 0, ncols - 1 do decs[i + 1] = codec.decoder(meta.columns[i].type) end
+    if ndecoders >= CACHE_MAX then decoders, ndecoders = {}, 0 end
+    entry = { decs = decs, names = names }
+    decoders[key], ndecoders = entry, ndecoders + 1
+  end
+  return entry, names
+end
+
+-- One page and one type array reused for every response: a page is turned
+-- into Lua values before rows_of returns. A page far larger than usual is
+-- released afterwards rather than kept for the life of the process.
+local shared_page = ffi.gc(ffi.new("cq_rows_page"), C.cq_rows_free)
+local shared_types, shared_types_n = nil, 0
+local KEEP_CELLS = 32768 -- cells of 32 bytes: 1 MiB (a 5,000-row page of 6 columns)
+local rows_err = ffi.new("char[256]")
+
 -- Decodes a RESULT Rows response into Lua rows: keyed by column name, or
 -- arrays for the tuple factory.
 local function rows_of(res, factory)
   local r = res.response.u.result
-  local ncols = r.meta.column_count
-  local names, decs = {}, {}
-  local types = ffi.new("const cq_type *[?]", math.max(ncols, 1))
-  for i = 0, ncols - 1 do
-    local col = r.meta.columns[i]
-    names[i + 1] = cq_str(col.name)
-    decs[i + 1] = codec.decoder(col.type)
-    types[i] = col.type
+  local meta = r.meta
+  local ncols = meta.column_count
+  local entry, names = shape_of(meta, ncols)
+  if ncols > shared_types_n then
+    shared_types_n = math.max(ncols, 16)
+    shared_types = ffi.new("const cq_type *[?]", shared_types_n)
   end
-  local page = ffi.gc(ffi.new("cq_rows_page"), C.cq_rows_free)
-  local err = ffi.new("char[256]")
-  if C.cq_rows_decode(page, types, ncols, r.row_count, r.rows, r.rows_len, err, 256) ~= 0 then
-    return nil, errors.ProtocolException { message = "malformed rows: " .. ffi.string(err) }
+  local types = shared_types
+  for i = 0, ncols - 1 do types[i] = meta.columns[i].type end
+  local page = shared_page
+  if C.cq_rows_decode(page, types, ncols, r.row_count, r.rows, r.rows_len, rows_err, 256) ~= 0 then
+    return nil, errors.ProtocolException { message = "malformed rows: " .. ffi.string(rows_err) }
   end
-  local rows = codec.page_rows(page, codec.row_decoder(decs, factory ~= query.tuple_factory and names or nil))
+  local rowdec
+  if factory ~= query.tuple_factory then
+    rowdec = entry.keyed
+    if not rowdec then
+      rowdec = codec.row_decoder(entry.decs, entry.names)
+      entry.keyed = rowdec
+    end
+  else
+    rowdec = entry.tuple
+    if not rowdec then
+      rowdec = codec.row_decoder(entry.decs, nil)
+      entry.tuple = rowdec
+    end
+  end
+  local rows = codec.page_rows(page, rowdec)
+  if page.cells.cap > KEEP_CELLS then C.cq_rows_free(page) end
   local paging_state
-  if r.meta.paging_state.len > 0 then
-    paging_state = ffi.string(r.meta.paging_state.p, r.meta.paging_state.len)
+  if meta.paging_state.len > 0 then
+    paging_state = ffi.string(meta.paging_state.p, meta.paging_state.len)
   end
   return rows, names, paging_state
 end
@@ -59,36 +125,73 @@ end
 --- Builds the ResultSet of a decoded response (cql.connection) with rows
 -- made by `factory`; or returns nil and an error for malformed rows.
 local function result_set(res, factory)
-  local rs = setmetatable({ current_rows = {}, column_names = {}, warnings = res.warnings,
-                            trace_id = res.trace_id }, ResultSet)
+  local rows, names, paging_state, more, response, keyspace
   if res.kind == "rows" then
-    local rows, names, paging_state = rows_of(res, factory)
+    rows, names, paging_state = rows_of(res, factory)
     if not rows then return nil, names end
-    rs.current_rows, rs.column_names, rs.paging_state = rows, names, paging_state
-    rs.has_more_pages = paging_state ~= nil
-    rs._response = res
+    more, response = paging_state ~= nil, res
   elseif res.kind == "set_keyspace" then
-    rs.keyspace = cq_str(res.response.u.result.keyspace)
+    keyspace = cq_str(res.response.u.result.keyspace)
   end
-  return rs
+  -- The fields the session sets (session, coordinator, fetch,
+  -- attempted_hosts, custom_payload) are named here too, nil for now, so
+  -- that the table is made at its final size rather than grown.
+  return setmetatable({ current_rows = rows or {}, column_names = names or {}, warnings = res.warnings,
+                        trace_id = res.trace_id, paging_state = paging_state,
+                        has_more_pages = more, _response = response,
+                        keyspace = keyspace, session = nil, coordinator = nil, fetch = nil,
+                        attempted_hosts = nil, custom_payload = nil }, ResultSet)
+end
+
+-- The next page, fetched ahead while the caller reads the current one (see
+-- rows); nil when none is under way for the current paging state.
+local function take_prefetched(self)
+  local f = self._prefetch
+  if not f then return nil end
+  self._prefetch = nil
+  if self._prefetch_state ~= self.paging_state then return nil end
+  local nxt = f:result()
+  -- A failed fetch ahead (it may have timed out while nobody ran the loop)
+  -- is simply made again: what the caller sees is the ordinary fetch's.
+  return nxt
 end
 
 --- Fetches the next page into `current_rows`. Returns true, false when
 -- there is no next page, or nil and an error.
 function ResultSet:fetch_next_page()
   if not self.has_more_pages then return false end
-  local f = require("cql.future").new(self.session.scheduler)
-  self.fetch(self.paging_state, f)
-  local nxt, err = f:result()
-  if not nxt then return nil, err end
+  local nxt = take_prefetched(self)
+  if not nxt then
+    local f = require("cql.future").new(self.session.scheduler)
+    self.fetch:fetch(self.paging_state, f)
+    local err
+    nxt, err = f:result()
+    if not nxt then return nil, err end
+  end
   self.current_rows, self.paging_state, self.has_more_pages, self._response =
     nxt.current_rows, nxt.paging_state, nxt.has_more_pages, nxt._response
   return true
 end
 
+-- Starts fetching the page after the current one, so that it is on its
+-- way (or there) when the caller reaches the end of this one, as gocql
+-- does. At most one page ahead: memory stays bounded.
+local function prefetch(self)
+  if self._prefetch or not self.has_more_pages or not self.fetch then return end
+  local session = self.session
+  local f = require("cql.future").new(session.scheduler)
+  self._prefetch, self._prefetch_state = f, self.paging_state
+  self.fetch:fetch(self.paging_state, f)
+  -- Hosts that queue writes until the loop turns send it now; the loop
+  -- may not turn before the caller finishes the page.
+  local host = session.cluster and session.cluster.host
+  if host and host.flush then host:flush() end
+end
+
 --- Iterates over every row of every page, fetching pages as it goes (only
--- one page is held at a time). If fetching a page fails, the iterator
--- returns `false, err` once and then stops:
+-- one page is held at a time, and the next one is fetched once three
+-- quarters of the current one have been read). If fetching a page fails,
+-- the iterator returns `false, err` once and then stops:
 --
 --     for row, err in rs:rows() do
 --       if not row then error(err) end
@@ -96,10 +199,17 @@ end
 --     end
 function ResultSet:rows()
   local i, failed = 0, false
+  local page, ahead_at = nil, -1
   return function()
     if failed then return nil end
     i = i + 1
-    local row = self.current_rows[i]
+    local rows = self.current_rows
+    if rows ~= page then
+      page = rows
+      ahead_at = #rows - math.floor(#rows / 4)
+    end
+    local row = rows[i]
+    if i == ahead_at and self.has_more_pages then prefetch(self) end
     while row == nil and self.has_more_pages do
       local ok, err = self:fetch_next_page()
       if not ok then

@@ -129,40 +129,54 @@ local function plan_for(self, statement)
   return self.cluster.load_balancing_policy:make_query_plan(self.keyspace, statement)
 end
 
+-- A keyspace change (USE) is applied to every pooled connection before
+-- `result` completes.
+local function deliver_keyspace(self, result, rs, conn)
+  self.keyspace = rs.keyspace
+  local pending, first_error = 1, nil
+  local function finished(_, e)
+    first_error = first_error or e
+    pending = pending - 1
+    if pending > 0 then return end
+    if first_error then return result:set_error(first_error) end
+    result:set_result(rs)
+  end
+  for _, p in pairs(self.pools) do
+    pending = pending + 1
+    p:set_keyspace(rs.keyspace, self.default_timeout, conn):add_callbacks(finished, function(e)
+      finished(nil, e)
+    end)
+  end
+  return finished()
+end
+
+-- A schema change waits for the nodes to agree on the schema before
+-- `result` completes.
+local function deliver_schema_change(self, result, rs)
+  self.scheduler:spawn_later(function()
+    rs.is_schema_agreed = self:wait_for_schema_agreement(self.cluster.max_schema_agreement_wait)
+    result:set_result(rs)
+  end)
+end
+
 -- Completes `result` with the ResultSet of a decoded response. A keyspace
 -- change (USE) is first applied to every pooled connection, and a schema
 -- change waits for the nodes to agree on the schema, so that the next
--- request sees it wherever it goes.
-local function deliver(self, result, res, fetch, host, conn, req)
+-- request sees it wherever it goes. (No closure in here: a function that
+-- makes one closes upvalues on every return, which LuaJIT cannot compile;
+-- the rare cases above make theirs.)
+local function deliver(self, result, res, call, host, conn, req)
   local rs, err = ResultSet.from_response(res, self.row_factory)
   if not rs then return result:set_error(err) end
-  rs.session, rs.fetch, rs.coordinator = self, fetch, host
+  rs.session, rs.coordinator = self, host
+  -- The next page (nil for batches, which have none).
+  if call.fetch then rs.fetch = call end
   rs.attempted_hosts = req and req.attempted_hosts
   if res.custom_payload then rs.custom_payload = res.custom_payload end
-  if rs.keyspace then
-    self.keyspace = rs.keyspace
-    local pending, first_error = 1, nil
-    local function finished(_, e)
-      first_error = first_error or e
-      pending = pending - 1
-      if pending > 0 then return end
-      if first_error then return result:set_error(first_error) end
-      result:set_result(rs)
-    end
-    for _, p in pairs(self.pools) do
-      pending = pending + 1
-      p:set_keyspace(rs.keyspace, self.default_timeout, conn):add_callbacks(finished, function(e)
-        finished(nil, e)
-      end)
-    end
-    return finished()
-  end
+  -- rawget: a ResultSet's missing fields go through a function (__index).
+  if rawget(rs, "keyspace") then return deliver_keyspace(self, result, rs, conn) end
   if res.kind == "schema_change" and self.cluster.max_schema_agreement_wait > 0 then
-    self.scheduler:spawn_later(function()
-      rs.is_schema_agreed = self:wait_for_schema_agreement(self.cluster.max_schema_agreement_wait)
-      result:set_result(rs)
-    end)
-    return
+    return deliver_schema_change(self, result, rs)
   end
   result:set_result(rs)
 end
@@ -172,10 +186,12 @@ ffi.cdef "int clock_gettime(int clock, void *ts);"
 
 -- Client-side timestamps in microseconds, never going backwards nor
 -- repeating (the seed's MonotonicTimestampGenerator).
-local last_timestamp = ffi.new("int64_t", 0)
+-- In doubles, which hold microseconds since 1970 exactly for centuries to
+-- come, rather than int64 cdata, which would box every intermediate value.
+local last_timestamp = 0
 local function next_timestamp()
   ffi.C.clock_gettime(0, timespec) -- CLOCK_REALTIME
-  local now = timespec.sec * 1000000 + timespec.nsec / 1000
+  local now = tonumber(timespec.sec) * 1000000 + math.floor(tonumber(timespec.nsec) / 1000)
   if now <= last_timestamp then now = last_timestamp + 1 end
   last_timestamp = now
   return now
@@ -195,8 +211,10 @@ end
 
 -- The request options: the call's, else the statement's, else the
 -- session's defaults.
+local NO_OPTIONS = {} -- read only: stands for options not given, without a table per request
+
 local function request_options(self, statement, opts)
-  local st = type(statement) == "table" and statement or {}
+  local st = type(statement) == "table" and statement or NO_OPTIONS
   local o = {
     timeout = opts.timeout or st.timeout or self.default_timeout,
     consistency = opts.consistency_level or st.consistency_level or self.default_consistency_level,
@@ -222,35 +240,78 @@ function Session:reprepare_on(conn, ps, timeout)
   return f
 end
 
--- Starts the request for `statement`: `send(conn, o)` sends it, and
--- `fetch(paging_state, future)` (nil for batches) runs it again for the
--- next page.
-local function start(self, statement, o, result, send, find_prepared, fetch)
-  request.start(self, {
-    statement = type(statement) == "table" and statement or nil, o = o, send = send, result = result,
-    find_prepared = find_prepared, idempotent = type(statement) == "table" and statement.is_idempotent == true,
-    deliver = function(res, host, conn, req)
-      deliver(self, result, res, fetch, host, conn, req)
-    end,
-  })
-end
+-- What a request sends, as objects with methods rather than closures made
+-- per request (closures stop LuaJIT's compiler on this path). A call of
+-- each kind has `send(conn, o)` (the response future), `find_prepared(id)`
+-- (the statement to prepare again on UNPREPARED) and `fetch(paging_state,
+-- future)`, which runs the statement again for the next page.
+local BoundCall, SimpleCall, BatchCall = {}, {}, {}
+BoundCall.__index, SimpleCall.__index, BatchCall.__index = BoundCall, SimpleCall, BatchCall
 
 local function with_paging_state(o, state)
   return state and setmetatable({ paging_state = state }, { __index = o }) or o
 end
 
+-- Starts the request for `call` with options `o`; completes `result`.
+local function start(call, o, result)
+  local statement = call.statement
+  if type(statement) ~= "table" then statement = nil end
+  -- The call is shared by every page; what differs per page travels in
+  -- the request, and deliver reads the future from it.
+  request.start(call.session, call, statement, o, result, statement ~= nil and statement.is_idempotent == true)
+end
+
+local function call_deliver(call, res, host, conn, req)
+  deliver(call.session, req.result, res, call, host, conn, req)
+end
+BoundCall.deliver, SimpleCall.deliver, BatchCall.deliver = call_deliver, call_deliver, call_deliver
+
+local function call_fetch(call, state, f)
+  start(call, with_paging_state(call.o, state), f)
+end
+BoundCall.fetch, SimpleCall.fetch = call_fetch, call_fetch
+
+function BoundCall:send(conn, so)
+  local ps = self.ps
+  -- The values are copied into the request by the time conn:execute
+  -- returns; the bound statement keeps their bytes alive until then.
+  local values, n = self.statement:scratch_values()
+  return conn:execute(ps.query_id, ps.result_metadata_id, values, n, so.timeout, so)
+end
+
+function BoundCall:find_prepared(id)
+  local ps = self.ps
+  return id == ps.query_id and ps or nil
+end
+
+function SimpleCall:send(conn, so)
+  return conn:query(self.cql, so.timeout, so)
+end
+
+function SimpleCall.find_prepared() return nil end
+
+function BatchCall:send(conn, so)
+  -- Ids may have changed after a re-prepare.
+  local entries = self.entries
+  for i, e in ipairs(self.statement.entries) do
+    if e.bound then entries[i].id = e.bound.prepared_statement.query_id end
+  end
+  -- self.anchors keep the values' bytes alive until the request is encoded.
+  return conn:batch(self.statement.batch_type, entries, so.timeout, so)
+end
+
+function BatchCall:find_prepared(id)
+  for _, e in ipairs(self.statement.entries) do
+    local ps = e.bound and e.bound.prepared_statement
+    if ps and ps.query_id == id then return ps end
+  end
+end
+
 -- Runs a bound statement (page by page).
 local function execute_bound(self, bound, o, result)
-  local ps = bound.prepared_statement
-  local values, n, anchor = bound:values()
-  local function send(conn, so)
-    local f = conn:execute(ps.query_id, ps.result_metadata_id, values, n, so.timeout, so)
-    local _ = anchor -- the values' bytes are copied into the request by now
-    return f
-  end
-  local function find(id) return id == ps.query_id and ps or nil end
-  local function fetch(state, f) start(self, bound, with_paging_state(o, state), f, send, find, fetch) end
-  fetch(o.paging_state, result)
+  local call = setmetatable({ session = self, statement = bound, o = o, ps = bound.prepared_statement },
+                           BoundCall)
+  start(call, o, result)
 end
 
 -- Runs a batch; an UNPREPARED names the statement to prepare again.
@@ -265,22 +326,8 @@ local function execute_batch(self, batch, o, result)
       entries[i] = { query = e.query }
     end
   end
-  local function send(conn, so)
-    -- Ids may have changed after a re-prepare.
-    for i, e in ipairs(batch.entries) do
-      if e.bound then entries[i].id = e.bound.prepared_statement.query_id end
-    end
-    local f = conn:batch(batch.batch_type, entries, so.timeout, so)
-    local _ = anchors -- the values' bytes are copied into the request by now
-    return f
-  end
-  local function find(id)
-    for _, e in ipairs(batch.entries) do
-      local ps = e.bound and e.bound.prepared_statement
-      if ps and ps.query_id == id then return ps end
-    end
-  end
-  start(self, batch, o, result, send, find, nil)
+  start(setmetatable({ session = self, statement = batch, o = o, entries = entries, anchors = anchors },
+                     BatchCall), o, result)
 end
 
 --- Runs a statement and returns a future for its ResultSet.
@@ -297,7 +344,7 @@ end
 --   statement's, then to the session's default
 function Session:execute_async(statement, parameters, opts)
   if self.is_shutdown then error("the session is shut down", 2) end
-  opts = opts or {}
+  opts = opts or NO_OPTIONS
   local result = Future.new(self.scheduler)
   local mt = getmetatable(statement)
   if mt == query.PreparedStatement then
@@ -321,9 +368,8 @@ function Session:execute_async(statement, parameters, opts)
   end
   local ok, cql = pcall(encoder.bind_params, text, parameters)
   if not ok then error("bad argument #2 to 'execute' (" .. tostring(cql) .. ")", 2) end
-  local function send(conn, so) return conn:query(cql, so.timeout, so) end
-  local function fetch(state, f) start(self, statement, with_paging_state(o, state), f, send, nil, fetch) end
-  fetch(o.paging_state, result)
+  local call = setmetatable({ session = self, statement = statement, o = o, cql = cql }, SimpleCall)
+  start(call, o, result)
   return result
 end
 

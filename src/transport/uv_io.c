@@ -572,11 +572,16 @@ void cqlua_io_timer_cancel(cqlua_io *io, uint32_t timer) {
 
 static void on_wake(uv_timer_t *t) { (void)t; }
 
-int cqlua_io_run(cqlua_io *io, int64_t timeout_ms) {
+void cqlua_io_flush(cqlua_io *io) {
+  /* The connections stay queued: the next run looks at them for events. */
   for (uint32_t i = 0; i < io->npending; i++) {
     flush(io->pending[i]);
     arm_deadline(io->pending[i]);
   }
+}
+
+int cqlua_io_run(cqlua_io *io, int64_t timeout_ms) {
+  cqlua_io_flush(io);
   if (io->npending || io->nfired || timeout_ms == 0) {
     uv_run(io->loop, UV_RUN_NOWAIT);
   } else {

@@ -92,6 +92,11 @@ void cqlua_io_timer_cancel(cqlua_io *io, uint32_t timer);
  * timers with events waiting, or a negative status. */
 int cqlua_io_run(cqlua_io *io, int64_t timeout_ms);
 
+/* Writes queued output now (as far as the socket takes it without
+ * blocking), without waiting or handing out events: lets a request start
+ * while the caller goes on with other work (a page fetched ahead). */
+void cqlua_io_flush(cqlua_io *io);
+
 /* Hands out the next event: 1 with *e filled, 0 when none is waiting. */
 int cqlua_io_next_event(cqlua_io *io, cqlua_io_event *e);
 

@@ -11,6 +11,10 @@ local core = require "cql.core"
 require "cql.cdef_transport"
 
 local C = core.C
+
+-- Declared here rather than in cql.cdef_transport, and tolerated when it
+-- already is there.
+pcall(ffi.cdef, "void cqlua_io_flush(cqlua_io *io);")
 local EV_CONN, EV_TIMER = 1, 2
 
 local UvHost = {}
@@ -101,6 +105,13 @@ function UvHost:conn(conn)
   local c = C.cqlua_io_conn(self.io, conn)
   if c == nil then return nil end
   return c
+end
+
+--- Writes what is queued now, without waiting or dispatching anything:
+-- a request sent ahead of need (the next page) then reaches the node while
+-- the caller goes on.
+function UvHost:flush()
+  C.cqlua_io_flush(self.io)
 end
 
 --- One round: write, wait at most `timeout` seconds (nil: until something
