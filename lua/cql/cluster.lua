@@ -443,6 +443,15 @@ function Cluster:on_schema_change(event)
   end)
 end
 
+--- Applies a schema change this client made (in a driver coroutine) to
+-- `cluster.metadata` at once; failures are logged, the event that follows
+-- will try again.
+function Cluster:refresh_for_schema_change(change)
+  if not self.schema_metadata_enabled or self.is_shutdown then return end
+  local ok, err = self.metadata:handle_schema_change(change, control_execute(self))
+  if not ok and not self.is_shutdown then log.warn("refreshing the schema metadata failed: ", err) end
+end
+
 --- Re-reads the whole schema into `cluster.metadata`; true, or nil and an
 -- error.
 function Cluster:refresh_schema_metadata()

@@ -29,7 +29,7 @@ query.tuple_factory = "tuple"
 -- Options every statement may carry, checked once.
 local STATEMENT_OPTIONS = { consistency_level = true, serial_consistency_level = true,
                             fetch_size = true, is_idempotent = true, timeout = true, trace = true,
-                            custom_payload = true, retry_policy = true }
+                            custom_payload = true, retry_policy = true, routing_key = true, keyspace = true }
 
 local function statement_options(self, opts, what)
   for k, v in pairs(opts or {}) do
@@ -212,6 +212,13 @@ function PreparedStatement:bind(values)
                         fetch_size = self.fetch_size, timeout = self.timeout,
                         is_idempotent = self.is_idempotent, retry_policy = self.retry_policy,
                         custom_payload = self.custom_payload, trace = self.trace }, BoundStatement)
+end
+
+--- The routing key: the serialized partition key taken from the prepared
+-- statement's partition-key markers (the composite encoding when there
+-- are several), or nil when a component is null or unset.
+function BoundStatement:routing_key()
+  return require("cql.policies.load_balancing").routing_key(self)
 end
 
 --- The `cq_value[?]` of the bound values, and an anchor keeping the bytes

@@ -16,6 +16,7 @@
 -- being written, Unavailable, Overloaded and IsBootstrapping errors are
 -- safe to retry for any statement.
 -- @module cql.request
+local ffi = require "ffi"
 local errors = require "cql.errors"
 
 local M = {}
@@ -57,7 +58,16 @@ local function succeed(self, res, host, conn)
   self.call:deliver(res, host, conn, self)
 end
 
-local send_to
+local send_to, record_latency, host_first
+
+-- Declared here and in cql.session, whichever loads first.
+pcall(ffi.cdef, "int clock_gettime(int clock, void *ts);")
+local timespec = ffi.new("struct { int64_t sec; int64_t nsec; }")
+-- Seconds on CLOCK_MONOTONIC (1), finer than the loop's millisecond clock.
+local function monotonic()
+  ffi.C.clock_gettime(1, timespec)
+  return tonumber(timespec.sec) + tonumber(timespec.nsec) * 1e-9
+end
 
 -- Where the hosts' failures are kept for NoHostAvailable; made on the
 -- first failure, since most requests have none.
@@ -153,10 +163,24 @@ local function on_error(self, ex, err)
                                                                               tostring(decision)) })
 end
 
+-- Errors that come back only after the host did (or tried) the work: their
+-- latency says how slow the host is. Quick refusals (Unavailable,
+-- Overloaded, UNPREPARED, invalid queries) would make a slow host look fast.
+local SLOW_ERRORS = { ReadTimeout = true, WriteTimeout = true, OperationTimedOut = true }
+
+-- Feeds a latency-aware policy (one with record_latency) the time this
+-- send took.
+function record_latency(self, ex, ok, err)
+  if not ok and not SLOW_ERRORS[err.name] then return end
+  local p = self.latency_policy
+  pcall(p.record_latency, p, ex.host, monotonic() - ex.sent_at)
+end
+
 -- The response to execution `ex` (one at a time: the next send of `ex`
 -- waits for this one's answer, so ex.host and ex.conn are this send's).
 local function on_response(self, ex, f)
   local ok, v = f:peek()
+  if self.latency_policy then record_latency(self, ex, ok, v) end
   if ok then return succeed(self, v, ex.host, ex.conn) end
   on_error(self, ex, v)
 end
@@ -177,6 +201,7 @@ function send_to(self, ex, conn, host)
   if timeout ~= o.timeout or ex.consistency ~= o.consistency then
     o = setmetatable({ timeout = timeout, consistency = ex.consistency }, { __index = self.o })
   end
+  if self.latency_policy then ex.sent_at = monotonic() end
   local f = self.call:send(conn, o)
   local done, err = f:peek()
   if done == false and refused_before_write(err) then
@@ -189,7 +214,7 @@ end
 local function new_execution(self)
   self.running = self.running + 1
   -- Every field from the start: a table that grows is allocated twice.
-  return { retry_num = 0, consistency = self.o.consistency, conn = false, host = false }
+  return { retry_num = 0, consistency = self.o.consistency, conn = false, host = false, sent_at = 0 }
 end
 
 -- Starts speculative executions on the policy's schedule.
@@ -202,6 +227,21 @@ local function schedule_speculative(self, plan)
     next_host(self, new_execution(self))
     schedule_speculative(self, plan)
   end)
+end
+
+-- A plan that tries `host` first, then `plan`'s hosts but that one (the
+-- per-request `host` option).
+function host_first(host, plan)
+  local first = true
+  return function()
+    if first then
+      first = false
+      return host
+    end
+    local h = plan()
+    if h == host then h = plan() end
+    return h
+  end
 end
 
 --- Starts a request; its outcome completes `result`.
@@ -223,9 +263,11 @@ function M.start(session, call, statement, o, result, idempotent)
     attempted_hosts = {}, running = 0,
     -- Set later; named now so that the table is made at its final size.
     deadline = false, plan = false, done = false, errors = false, last_error = false, spec_timer = false,
+    latency_policy = false,
   }, Request)
   if o.timeout then self.deadline = cluster.host:now() + o.timeout end
   local lb = cluster.load_balancing_policy
+  if lb.record_latency then self.latency_policy = lb end
   local ok, plan = pcall(lb.make_query_plan, lb, session.keyspace, statement)
   if not ok or type(plan) ~= "function" then
     fail(self, errors.DriverException {
@@ -233,6 +275,7 @@ function M.start(session, call, statement, o, result, idempotent)
                                                                              ok and "no plan" or tostring(plan)) })
     return self
   end
+  if o.host then plan = host_first(o.host, plan) end
   self.plan = plan
   next_host(self, new_execution(self))
   local sp = self.idempotent and cluster.speculative_execution_policy

@@ -150,11 +150,24 @@ local function deliver_keyspace(self, result, rs, conn)
   return finished()
 end
 
--- A schema change waits for the nodes to agree on the schema before
--- `result` completes.
-local function deliver_schema_change(self, result, rs)
+-- The change a SCHEMA_CHANGE result describes, as the control connection
+-- decodes events.
+local function schema_change_of(res)
+  local c = res.response.u.result.change
+  local args = {}
+  for i = 0, c.narg_types - 1 do args[i + 1] = ResultSet.cq_str(c.arg_types[i]) end
+  return { change_type = ResultSet.cq_str(c.change_type), target = ResultSet.cq_str(c.target),
+           keyspace = ResultSet.cq_str(c.keyspace), name = ResultSet.cq_str(c.name), arg_types = args }
+end
+
+-- A schema change waits for the nodes to agree on the schema, and updates
+-- `cluster.metadata`, before `result` completes (as the seed does): the
+-- caller's next request and metadata lookup both see the change.
+local function deliver_schema_change(self, result, rs, change)
   self.scheduler:spawn_later(function()
-    rs.is_schema_agreed = self:wait_for_schema_agreement(self.cluster.max_schema_agreement_wait)
+    local wait = self.cluster.max_schema_agreement_wait
+    if wait > 0 then rs.is_schema_agreed = self:wait_for_schema_agreement(wait) end
+    self.cluster:refresh_for_schema_change(change)
     result:set_result(rs)
   end)
 end
@@ -175,14 +188,12 @@ local function deliver(self, result, res, call, host, conn, req)
   if res.custom_payload then rs.custom_payload = res.custom_payload end
   -- rawget: a ResultSet's missing fields go through a function (__index).
   if rawget(rs, "keyspace") then return deliver_keyspace(self, result, rs, conn) end
-  if res.kind == "schema_change" and self.cluster.max_schema_agreement_wait > 0 then
-    return deliver_schema_change(self, result, rs)
-  end
+  if res.kind == "schema_change" then return deliver_schema_change(self, result, rs, schema_change_of(res)) end
   result:set_result(rs)
 end
 
 local timespec = ffi.new("struct { int64_t sec; int64_t nsec; }")
-ffi.cdef "int clock_gettime(int clock, void *ts);"
+pcall(ffi.cdef, "int clock_gettime(int clock, void *ts);") -- cql.request may have declared it
 
 -- Client-side timestamps in microseconds, never going backwards nor
 -- repeating (the seed's MonotonicTimestampGenerator).
@@ -224,7 +235,16 @@ local function request_options(self, statement, opts)
     paging_state = opts.paging_state,
     trace = opts.trace or st.trace,
     custom_payload = check_payload(opts.custom_payload or st.custom_payload),
+    host = false,
   }
+  if opts.host ~= nil then
+    local h = opts.host
+    if type(h) == "string" then h = self.cluster:find_host(h) end
+    if type(h) ~= "table" or not h.address then
+      error("bad option host (a Host of this cluster, or the address of one, expected)", 4)
+    end
+    o.host = h
+  end
   if self.use_client_timestamp then o.timestamp = next_timestamp() end
   return o
 end
@@ -340,8 +360,10 @@ end
 --   ResultSet's page ended), trace (ask the server to trace the request;
 --   see ResultSet:get_query_trace), custom_payload (a table of string keys
 --   and byte-string values sent with the request, v4+; a payload the
---   server returns is `rs.custom_payload`); each falls back to the
---   statement's, then to the session's default
+--   server returns is `rs.custom_payload`), host (a Host or its address:
+--   tried first, before the load-balancing plan; for tools that must
+--   reach one node); each falls back to the statement's, then to the
+--   session's default
 function Session:execute_async(statement, parameters, opts)
   if self.is_shutdown then error("the session is shut down", 2) end
   opts = opts or NO_OPTIONS

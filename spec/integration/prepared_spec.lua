@@ -27,6 +27,8 @@ describe("prepared statements", function()
     assert.equal("int", ps.column_metadata[1].type.typename)
     assert.equal("uuid", ps.column_metadata[3].type.typename)
     assert.same({ 0 }, ps.routing_key_indexes)
+    -- The routing key is the partition key's serialized value.
+    assert.equal("\0\0\1\0", ps:bind({ 256, "c", util.uuid4(), 1 }):routing_key())
     assert.is_string(ps.query_id)
     assert.is_string(ps.result_metadata_id) -- protocol v5
   end)

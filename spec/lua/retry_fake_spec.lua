@@ -225,4 +225,28 @@ describe("retries on a two-node cluster of test servers", function()
     for _ = 1, 4 do seen[assert(session:execute("SELECT key FROM system.local")).coordinator.address] = true end
     assert.is_true(seen[A] and seen[B], "requests reach both nodes")
   end)
+  it("sends a request to the host it names first, and feeds a latency-aware policy", function()
+    local latency = policies.LatencyAwarePolicy(a_then_b(), { min_measured = 1 })
+    local slow = { when = { query = "FROM ks%.slow" }, reply = { delay_ms = 30, void = true } }
+    local cluster, session = connect({ slow }, nil, { load_balancing_policy = latency })
+    finally(function() cluster:shutdown() end)
+    local rs = assert(session:execute("SELECT key FROM system.local", nil, { host = B }))
+    assert.equal(B, rs.coordinator.address)
+    rs = assert(session:execute("SELECT key FROM system.local", nil, { host = cluster:find_host(A) }))
+    assert.equal(A, rs.coordinator.address)
+    assert.has_error(function() session:execute("SELECT key FROM system.local", nil, { host = 42 }) end,
+      "bad option host (a Host of this cluster, or the address of one, expected)")
+    -- A answers ks.slow 30 ms late, B at once: once A's average is far
+    -- above B's, the latency-aware policy moves A to the end of the plans.
+    local last
+    for _ = 1, 4 do last = assert(session:execute("SELECT * FROM ks.slow")) end
+    local a = cluster:find_host(A)
+    local stats = latency:host_stats(a)
+    assert.is_not_nil(stats, "latencies were recorded for A")
+    local b_stats = latency:host_stats(cluster:find_host(B))
+    assert.is_true(stats.average > 2 * b_stats.average,
+                   ("A %.4f s against B %.4f s"):format(stats.average, b_stats.average))
+    assert.is_true(latency:is_excluded(a))
+    assert.equal(B, last.coordinator.address)
+  end)
 end)
