@@ -958,4 +958,40 @@ function qb.is_statement(v)
   return mt == SelectMT or mt == InsertMT or mt == UpdateMT or mt == DeleteMT or mt == BatchMT
 end
 
+---------------------------------------------------------------------------
+-- Schema (DDL) statements, from `cql.querybuilder.schema`
+---------------------------------------------------------------------------
+
+local schema = require "cql.querybuilder.schema"
+
+--- CREATE / ALTER / DROP KEYSPACE builders (see `cql.querybuilder.schema`).
+-- @function create_keyspace
+qb.create_keyspace = schema.create_keyspace
+--- @function alter_keyspace
+qb.alter_keyspace = schema.alter_keyspace
+--- @function drop_keyspace
+qb.drop_keyspace = schema.drop_keyspace
+--- CREATE / ALTER / DROP TABLE builders (see `cql.querybuilder.schema`).
+-- @function create_table
+qb.create_table = schema.create_table
+--- @function alter_table
+qb.alter_table = schema.alter_table
+--- @function drop_table
+qb.drop_table = schema.drop_table
+--- CREATE / DROP INDEX builders (see `cql.querybuilder.schema`).
+-- @function create_index
+qb.create_index = schema.create_index
+--- @function drop_index
+qb.drop_index = schema.drop_index
+--- CREATE / ALTER / DROP TYPE builders (see `cql.querybuilder.schema`).
+-- @function create_type
+qb.create_type = schema.create_type
+--- @function alter_type
+qb.alter_type = schema.alter_type
+--- @function drop_type
+qb.drop_type = schema.drop_type
+--- Whether a value is a schema (DDL) builder.
+-- @function is_schema_statement
+qb.is_schema_statement = schema.is_schema_statement
+
 return qb

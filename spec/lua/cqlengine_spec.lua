@@ -139,6 +139,92 @@ describe("cqlengine", function()
                    management.create_table_cql(P))
     end)
 
+    it("generates its DDL through the query builder's schema builders", function()
+      local qb = require "cql.querybuilder"
+      local M = models.Model("Ddl", {
+        { "k", columns.Integer { primary_key = true } },
+        { "c", columns.Integer { primary_key = true, clustering_order = "desc" } },
+        { "v", columns.Text { index = true } },
+      })
+      local stmt = management.create_table_statement(M)
+      assert.is_true(qb.is_schema_statement(stmt))
+      assert.equal(stmt:build(), management.create_table_cql(M))
+      local idx = management.create_index_statements(M)
+      assert.equal(1, #idx)
+      assert.is_true(qb.is_schema_statement(idx[1]))
+      assert.is_true(qb.is_schema_statement(management.create_type_statement(Addr, "ks")))
+      -- a builder refuses what the model hands it: the table name is checked there
+      local Bad = models.Model("Bad", { __table_name = "bad-name", { "k", columns.Integer { primary_key = true } } })
+      assert.error_matches(function() management.create_table_cql(Bad) end,
+        "invalid table name 'ks.bad-name'", 1, true)
+    end)
+
+    -- The DDL statements sent (the reads of system_schema left out).
+    local function ddl_sent()
+      local out = {}
+      for _, e in ipairs(session.executed) do
+        if not e.cql:find("^SELECT") then out[#out + 1] = e.cql end
+      end
+      return out
+    end
+
+    it("sends the builders' DDL for keyspaces, types, tables and indexes", function()
+      local M = models.Model("Sent", {
+        __options = { comment = "c" },
+        { "k", columns.Integer { primary_key = true } },
+        { "a", columns.UserDefinedType { Addr } },
+        { "v", columns.Text { index = true } },
+      })
+      assert(management.create_keyspace_simple("app", 2))
+      assert(management.create_keyspace_network_topology("App2", { dc1 = 3, dc2 = 1 }, false))
+      assert(management.drop_keyspace("app"))
+      assert(management.sync_table(M))
+      assert(management.drop_table(M))
+      assert.same({
+        "CREATE KEYSPACE IF NOT EXISTS app WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 2} "
+          .. "AND durable_writes = true",
+        "CREATE KEYSPACE IF NOT EXISTS \"App2\" WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, "
+          .. "'dc2': 1} AND durable_writes = false",
+        "DROP KEYSPACE IF EXISTS app",
+        "CREATE TYPE IF NOT EXISTS ks.addr (street text, zip int)",
+        "CREATE TABLE IF NOT EXISTS ks.sent (k int, a frozen<addr>, v text, PRIMARY KEY ((k))) WITH comment = 'c'",
+        "CREATE INDEX IF NOT EXISTS sent_v_idx ON ks.sent (v)",
+        "DROP TABLE IF EXISTS ks.sent",
+      }, ddl_sent())
+      for _, cql in ipairs(session.prepared) do -- DDL is sent as text, not prepared
+        assert.matches("^SELECT ", cql)
+      end
+      assert.error_matches(function() management.create_keyspace_simple("x", 1.5) end,
+        "'replication_factor' must be a replica count")
+    end)
+
+    it("evolves a table with ALTER TABLE and ALTER TYPE from the builders", function()
+      local M = models.Model("Evolving", {
+        __options = { gc_grace_seconds = 10, caching = cqlengine.CACHING_NONE },
+        { "k", columns.Integer { primary_key = true } },
+        { "c", columns.Integer { primary_key = true, clustering_order = "desc" } },
+        { "Tag", columns.UserDefinedType { Addr } },
+        { "v", columns.Text { index = true } },
+        { "s", columns.Text { static = true } },
+      })
+      session.answers = {
+        { { field_names = { "street" }, field_types = { "text" } } }, -- system_schema.types: zip is missing
+        {},                                                           -- ALTER TYPE
+        { { column_name = "k", kind = "partition_key", position = 0, type = "int", clustering_order = "none" },
+          { column_name = "c", kind = "clustering", position = 0, type = "int", clustering_order = "desc" },
+          { column_name = "Tag", kind = "regular", position = -1, type = "frozen<addr>", clustering_order = "none" } },
+      }
+      assert(management.sync_table(M))
+      assert.same({
+        "ALTER TYPE ks.addr ADD zip int",
+        "ALTER TABLE ks.evolving ADD v text",
+        "ALTER TABLE ks.evolving ADD s text static",
+        "ALTER TABLE ks.evolving WITH caching = {'keys': 'NONE', 'rows_per_partition': 'NONE'} "
+          .. "AND gc_grace_seconds = 10",
+        "CREATE INDEX IF NOT EXISTS evolving_v_idx ON ks.evolving (v)",
+      }, ddl_sent())
+    end)
+
     local bad = {
       { "no primary key", { { "a", columns.Integer {} } }, "At least 1 primary key is required" },
       { "a duplicate column", { { "a", columns.Integer { primary_key = true } }, { "a", columns.Text {} } },
