@@ -4,9 +4,8 @@
 -- Unload scans the token ring: the ranges between the hosts' tokens, each
 -- split further (`splits` pieces in all), are read with
 -- `SELECT ... WHERE token(pk) > ? AND token(pk) <= ?` on one of the
--- range's replicas (a statement field `target_host`, honoured by
--- `cql.tools.common.TargetedPolicy`), at most `concurrency` ranges at
--- once. Each range is written to its own part file in `OUTPUT.parts/`,
+-- range's replicas (the request's `host` option), at most `concurrency`
+-- ranges at once. Each range is written to its own part file in `OUTPUT.parts/`,
 -- renamed when complete and listed in `OUTPUT.parts/checkpoint`; at the
 -- end the parts are joined in ring order into OUTPUT and the directory is
 -- removed. Run the same command again after an interruption and finished
@@ -230,8 +229,8 @@ function M.unload(cluster, session, opts)
       local f, ferr = io.open(tmp, "wb")
       if not f then return nil, ferr end
       local bound = ps:bind({ r.lo, r.hi })
-      bound.target_host = #up > 0 and up[(i + attempt) % #up + 1] or nil
       local rs, err = session:execute(bound, nil, { fetch_size = opts.fetch_size or 5000,
+                                                   host = #up > 0 and up[(i + attempt) % #up + 1] or nil,
                                                    consistency_level = opts.consistency or 10, timeout = 30 })
       local count = 0
       while rs do

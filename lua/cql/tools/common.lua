@@ -1,41 +1,10 @@
 --- Shared pieces of the operations tools (`cqlua shell`, `migrate`,
--- `unload`, `load`, `status`): connecting with a load-balancing policy that
--- can pin a request to one host, reading the schema and token map, quoting
--- identifiers, one-line error messages and option parsing.
+-- `unload`, `load`, `status`): connecting (round robin over every node, so
+-- that each has a pool and a request can name its host with the `host`
+-- option), reading the schema and token map, quoting identifiers, one-line
+-- error messages and option parsing.
 -- @module cql.tools.common
 local M = {}
-
---- Wraps a load-balancing policy so that a statement table carrying
--- `target_host` (a Host of the cluster) goes to that host first; the
--- child's plan follows as fallback (without the target). Used by unload to
--- read each token range on one of its replicas.
--- @param child the wrapped policy (RoundRobinPolicy when nil)
-function M.TargetedPolicy(child)
-  child = child or require("cql.policies").RoundRobinPolicy()
-  local p = { child = child }
-  function p.populate(_, cluster, hosts) return child:populate(cluster, hosts) end
-  function p.distance(_, host) return child:distance(host) end
-  function p.on_up(_, h) return child:on_up(h) end
-  function p.on_down(_, h) return child:on_down(h) end
-  function p.on_add(_, h) return child:on_add(h) end
-  function p.on_remove(_, h) return child:on_remove(h) end
-  function p.make_query_plan(_, keyspace, statement)
-    local inner = child:make_query_plan(keyspace, statement)
-    local target = type(statement) == "table" and rawget(statement, "target_host") or nil
-    if not target then return inner end
-    local first = target.is_up ~= false
-    return function()
-      if first then
-        first = false
-        return target
-      end
-      local h = inner()
-      if h == target then h = inner() end
-      return h
-    end
-  end
-  return p
-end
 
 --- Connects a Cluster (contact points and credentials from the runner's
 -- defaults) and a session; returns cluster, session or nil, err.
@@ -44,7 +13,7 @@ function M.connect(opts)
   opts = opts or {}
   local copts = {}
   for k, v in pairs(opts.cluster or {}) do copts[k] = v end
-  copts.load_balancing_policy = copts.load_balancing_policy or M.TargetedPolicy()
+  copts.load_balancing_policy = copts.load_balancing_policy or require("cql.policies").RoundRobinPolicy()
   local cluster = require("cql.cluster").Cluster(copts)
   local session, err = cluster:connect(opts.keyspace)
   if not session then

@@ -9,7 +9,6 @@
 -- @module cql.tools.status
 local ffi = require "ffi"
 local common = require "cql.tools.common"
-local query = require "cql.query"
 
 local M = {}
 
@@ -40,9 +39,8 @@ end
 
 -- Asks `host` itself for its schema version (nil, err when it cannot).
 local function schema_version_of(session, host)
-  local st = query.SimpleStatement("SELECT schema_version FROM system.local WHERE key = 'local'")
-  st.target_host = host
-  local rs, err = session:execute(st, nil, { timeout = 5 })
+  local rs, err = session:execute("SELECT schema_version FROM system.local WHERE key = 'local'", nil,
+                                  { timeout = 5, host = host })
   if not rs then return nil, err end
   if rs.coordinator ~= host then return nil, "not reachable directly" end
   local row = rs:one()
