@@ -146,4 +146,23 @@ function M.protect_value(v, double)
   return M.quote_string(tostring(v))
 end
 
+--- Reads a double-quoted identifier of `s` whose opening quote is at `i`
+-- (doubled quotes inside stand for one); returns the name and the index
+-- just after the closing quote (past the end when unterminated).
+function M.read_quoted(s, i)
+  local j, n, buf = i + 1, #s, {}
+  while j <= n do
+    local d = s:sub(j, j)
+    if d == '"' then
+      if s:sub(j + 1, j + 1) ~= '"' then break end
+      buf[#buf + 1] = '"'
+      j = j + 2
+    else
+      buf[#buf + 1] = d
+      j = j + 1
+    end
+  end
+  return table.concat(buf), j + 1
+end
+
 return M

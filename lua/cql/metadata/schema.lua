@@ -73,23 +73,7 @@ function M.referenced_types(cql)
   while i <= n do
     local c = cql:sub(i, i)
     if c == '"' then
-      local j, buf = i + 1, {}
-      while j <= n do
-        local d = cql:sub(j, j)
-        if d == '"' then
-          if cql:sub(j + 1, j + 1) == '"' then
-            buf[#buf + 1] = '"'
-            j = j + 2
-          else
-            break
-          end
-        else
-          buf[#buf + 1] = d
-          j = j + 1
-        end
-      end
-      out[#out + 1] = table.concat(buf)
-      i = j + 1
+      out[#out + 1], i = names.read_quoted(cql, i)
     elseif c == "'" then -- a custom type class name
       local j = cql:find("'", i + 1, true) or n
       i = j + 1

@@ -175,23 +175,7 @@ function M.split_name(s)
   while i <= #s do
     local c = s:sub(i, i)
     if c == '"' then
-      local j, buf = i + 1, {}
-      while j <= #s do
-        local d = s:sub(j, j)
-        if d == '"' then
-          if s:sub(j + 1, j + 1) == '"' then
-            buf[#buf + 1] = '"'
-            j = j + 2
-          else
-            break
-          end
-        else
-          buf[#buf + 1] = d
-          j = j + 1
-        end
-      end
-      parts[#parts + 1] = table.concat(buf)
-      i = j + 1
+      parts[#parts + 1], i = require("cql.metadata.names").read_quoted(s, i)
     elseif c == "." then
       i = i + 1
     else
