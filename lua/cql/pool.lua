@@ -147,9 +147,9 @@ function Pool:set_keyspace(keyspace, timeout, except)
   return result
 end
 
---- Prepares `cql` on every connection... on one connection suffices: a
--- node keeps prepared statements for all its clients. Returns a future for
--- the response, or a failed future when no connection is open.
+--- Prepares `cql` on this host: one connection suffices, a node keeps
+-- prepared statements for all its clients. Returns a future for the
+-- response, or a failed future when no connection is open.
 function Pool:prepare(cql, timeout)
   local conn = self:borrow()
   if conn then return conn:prepare(cql, timeout) end

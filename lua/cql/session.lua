@@ -55,7 +55,13 @@ end
 -- returns the future of the opening (nil when there is nothing to open).
 function Session:add_pool(host)
   local cluster = self.cluster
-  local distance = cluster.load_balancing_policy:distance(host)
+  local lb = cluster.load_balancing_policy
+  local ok, distance = pcall(lb.distance, lb, host)
+  if not ok then
+    -- A Lua policy that raises: no pool for that host, and the driver goes on.
+    log.error("load_balancing_policy:distance raised an error (", host.endpoint, " gets no pool): ", distance)
+    return nil
+  end
   if self.is_shutdown or distance == policies.HostDistance.IGNORED then return nil end
   if self.pools[host] or self.opening[host] then return nil end
   local p = pool.HostConnectionPool.new(self, host, cluster:core_connections_per_host(distance))
