@@ -45,6 +45,15 @@ function PlainTextAuthProvider:new_authenticator(host, authenticator_class)
                         authenticator_class = authenticator_class }, PlainTextAuthenticator)
 end
 
+--- Identifies the credentials, for hosts that pool authenticated
+-- connections (nginx's keepalive pool): connections are only reused by
+-- clusters whose provider gives the same key. The OpenResty host hashes it
+-- before use. A custom provider without `cache_key` gets no pooling of
+-- authenticated connections.
+function PlainTextAuthProvider:cache_key()
+  return "plain\0" .. self.username .. "\0" .. self.password
+end
+
 auth.PlainTextAuthenticator = PlainTextAuthenticator
 
 return auth

@@ -162,7 +162,10 @@ function M.Cluster(opts)
     if opts[name] == nil then return default end
     return opts[name]
   end
+  local credentials_key = auth_provider and type(auth_provider.cache_key) == "function"
+                          and auth_provider:cache_key() or nil
   return setmetatable({
+    credentials_key = credentials_key,
     contact_points = opts.contact_points or defaults.contact_points or { "127.0.0.1" },
     port = opts.port or defaults.port or 9042,
     auth_provider = auth_provider,
@@ -220,6 +223,7 @@ function Cluster:connection_options(host, keyspace)
   return {
     port = host.port, protocol_version = self.protocol_version, compression = self.compression,
     keyspace = keyspace, auth_provider = self.auth_provider, connect_timeout = self.connect_timeout,
+    credentials_key = self.credentials_key,
     idle_heartbeat_interval = self.idle_heartbeat_interval,
     idle_heartbeat_timeout = self.idle_heartbeat_timeout, tls = self.tls,
     tls_name = self.ssl_options and self.ssl_options.server_name,

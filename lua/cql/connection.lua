@@ -226,7 +226,8 @@ local function open_once(scheduler, host, address, opts, version)
     cfg.nevents = #opts.events
   end
   local id, err = host:connect(address, opts.port or 9042, cfg, opts.tls, opts.tls_name,
-                               opts.connect_timeout or 5, function(ev) on_event(self, ev) end)
+                               opts.connect_timeout or 5, function(ev) on_event(self, ev) end,
+                               opts.credentials_key)
   if not id then
     fail_open(self, errors.ConnectionException { message = err, host = address, endpoint = address })
   end
@@ -241,7 +242,8 @@ end
 -- @param host the host (cql.host.uv)
 -- @param address the node's IP address
 -- @param opts port, protocol_version (pinned), compression, keyspace,
---   events, auth_provider, tls (cq_tls_ctx), tls_name, connect_timeout,
+--   events, auth_provider, credentials_key (for hosts that pool
+--   authenticated connections), tls (cq_tls_ctx), tls_name, connect_timeout,
 --   idle_heartbeat_interval, idle_heartbeat_timeout, on_server_event, on_close
 function Connection.open(scheduler, host, address, opts)
   opts = opts or {}

@@ -57,6 +57,27 @@ describe("cqlua inside nginx", function()
     assert.are.equal("5", r.pages)
   end)
 
+  it("pools authenticated connections per credentials, never across them", function()
+    -- A fake node on purpose: the integration node has authentication off,
+    -- and the test server counts nothing we need beyond a login.
+    local test_server = require "test_server"
+    local srv = test_server.start({ auth = { username = "app", password = "s3cret" } }, { max_seconds = 120 })
+    finally(srv.stop)
+    local path = "/auth_query?port=" .. srv.port .. "&user=app&password=s3cret"
+    for _ = 1, 6 do assert.are.equal("local", get(path).result) end -- both workers hold pooled connections
+    local before = stats()
+    for _ = 1, 10 do assert.are.equal("local", get(path).result) end
+    local after = stats()
+    assert.are.equal(before.handshakes, after.handshakes)
+    assert.are.equal(20, tonumber(after.reused) - tonumber(before.reused))
+    -- A wrong password never gets a connection another login opened.
+    for _ = 1, 4 do
+      local r = get("/auth_query?port=" .. srv.port .. "&user=app&password=wrong")
+      assert.are.equal("refused", r.result)
+      assert.are.equal("AuthenticationFailed", r.error)
+    end
+  end)
+
   it("prepares and executes statements, with the same id in every request and worker", function()
     local ids, workers = {}, {}
     for i = 1, 12 do

@@ -173,17 +173,26 @@ function NgxHost:timer(delay, fn)
   return { cancel = function() t.fn = nil end }
 end
 
-local function pool_name(self, address, port, cfg, tls, tls_name)
+-- The credentials part of a pool name: a digest, so that pool names (in
+-- the worker's memory and nginx's debug log) never hold a password.
+local function credentials_part(key)
+  if not key then return "-" end
+  local bin = ngx.sha1_bin(key)
+  return (bin:gsub(".", function(ch) return ("%02x"):format(ch:byte()) end))
+end
+
+local function pool_name(address, port, cfg, tls, tls_name, credentials_key)
   local ks = cfg.keyspace ~= nil and ffi.string(cfg.keyspace) or ""
   return table.concat({ "cqlua", address, tostring(port), ks, "v" .. tonumber(cfg.version),
                         cfg.lz4 ~= 0 and "lz4" or "plain", tls and ("tls=" .. (tls_name or address)) or "tcp",
-                        self.credentials_key or "-" }, "|")
+                        credentials_part(credentials_key) }, "|")
 end
 
 --- Opens a connection (the TCP connect happens at the next turn);
 -- `handler(event)` receives its events. Returns the connection id, or
--- nil and a message.
-function NgxHost:connect(address, port, config, tls, tls_name, connect_timeout, handler)
+-- nil and a message. `credentials_key` (the auth provider's cache_key)
+-- lets an authenticated connection be pooled for that key only.
+function NgxHost:connect(address, port, config, tls, tls_name, connect_timeout, handler, credentials_key)
   check_context(self)
   local cfg = ffi.new("cq_conn_config", config)
   cfg.heartbeat_interval_ms = 0 -- idle connections rest in nginx's pool, not here
@@ -204,7 +213,9 @@ function NgxHost:connect(address, port, config, tls, tls_name, connect_timeout, 
   local id = self.next_id
   self.conns[id] = {
     id = id, address = address, port = port, cq = ffi.gc(cq, C.cq_conn_free), handler = handler,
-    pool = pool_name(self, address, port, cfg, tls, tls_name), tls = tls, tls_name = tls_name,
+    credentials_key = credentials_key or self.credentials_key,
+    pool = pool_name(address, port, cfg, tls, tls_name, credentials_key or self.credentials_key),
+    tls = tls, tls_name = tls_name,
     timeout = timeout, events = events, phase = "new", inbox = {},
     ev = ffi.new("cq_conn_event"),
   }
@@ -239,7 +250,7 @@ end
 -- Whether a connection may go back to the keepalive pool.
 local function poolable(self, c)
   return c.phase == "open" and c.sock and not c.events and not c.keyspace_changed and not c.read_error
-    and not (c.authenticated and not self.credentials_key)
+    and not (c.authenticated and not c.credentials_key)
     and C.cq_conn_get_state(c.cq) == STATE_READY and held(c) == 0 and output_len(self, c) == 0
 end
 

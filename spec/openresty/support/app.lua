@@ -264,6 +264,24 @@ function routes.query(args)
   end)
 end
 
+-- A query through a node that wants a password (a test server started by
+-- the spec: the real integration node has authentication off).
+function routes.auth_query(args)
+  local Cluster = require("cql.cluster").Cluster
+  local cluster = Cluster { contact_points = { "127.0.0.1" }, port = tonumber(args.port), compression = false,
+                            schema_metadata_enabled = false, token_metadata_enabled = false,
+                            auth_provider = require("cql.auth").PlainTextAuthProvider(args.user, args.password) }
+  local session, err = cluster:connect()
+  if not session then
+    cluster:shutdown()
+    return { result = "refused", error = err.errors and next(err.errors) and
+      tostring(select(2, next(err.errors))):match("^(%w+)") or tostring(err) }
+  end
+  local rs, qerr = session:execute("SELECT key FROM system.local")
+  cluster:shutdown()
+  return { result = rs and rs:one().key or ("error " .. tostring(qerr)) }
+end
+
 -- A request that times out leaves its stream id held: the connection must
 -- be closed at the end, never pooled.
 function routes.timeout()
