@@ -136,6 +136,11 @@ end
 --    (0.2 s: schema events arriving within it cause one refresh);
 --  * schema_metadata_enabled (true), token_metadata_enabled (true):
 --    whether `cluster.metadata` keeps the schema and the token map;
+--  * node_list: a function returning the nodes (`{address, port,
+--    datacenter, rack, tokens, is_up}` each) instead of a control
+--    connection: for short-lived clusters that share a node list kept
+--    elsewhere (one per nginx request, fed from a shared dict); such a
+--    cluster follows no server events;
 --  * prepare_on_all_hosts (true), reprepare_on_up (true),
 --    address_translator (a function or an object with `translate(address)`).
 function M.Cluster(opts)
@@ -152,6 +157,9 @@ function M.Cluster(opts)
   check_policy("default_retry_policy", opts.default_retry_policy,
                { "on_read_timeout", "on_write_timeout", "on_unavailable", "on_request_error" })
   check_policy("speculative_execution_policy", opts.speculative_execution_policy, { "new_plan" })
+  if opts.node_list ~= nil and type(opts.node_list) ~= "function" then
+    error("bad option node_list (function returning the nodes expected)", 2)
+  end
   local scheduler = runtime.scheduler()
   local defaults = runtime.defaults
   local auth_provider = opts.auth_provider
@@ -166,6 +174,7 @@ function M.Cluster(opts)
                           and auth_provider:cache_key() or nil
   return setmetatable({
     credentials_key = credentials_key,
+    node_list = opts.node_list,
     contact_points = opts.contact_points or defaults.contact_points or { "127.0.0.1" },
     port = opts.port or defaults.port or 9042,
     auth_provider = auth_provider,
@@ -534,6 +543,29 @@ local function start_control(self)
   return true
 end
 
+-- Hosts from the node_list option instead of a control connection.
+local function start_from_node_list(self)
+  local ok, nodes = pcall(self.node_list)
+  if not ok or type(nodes) ~= "table" or #nodes == 0 then
+    return nil, errors.NoHostAvailable {
+      message = ok and "node_list gave no nodes" or ("node_list raised an error: " .. tostring(nodes)), errors = {} }
+  end
+  for _, d in ipairs(nodes) do
+    local host = self:add_host(d.address, d.port or self.port)
+    host.datacenter, host.rack, host.tokens = d.datacenter, d.rack, d.tokens or {}
+    host.release_version, host.host_id = d.release_version, d.host_id
+    if d.is_up == false then host.is_up = false end
+  end
+  self.contact_points_hosts = self:all_hosts()
+  self.partitioner = self.partitioner or nodes.partitioner
+  local policy = self.load_balancing_policy
+  local pok, perr = pcall(policy.populate, policy, self, self:all_hosts())
+  if not pok then error("load_balancing_policy:populate raised an error: " .. tostring(perr), 0) end
+  self.populated = true
+  self:rebuild_token_map()
+  return true
+end
+
 --- Connects and returns a Session (optionally using `keyspace`), or nil
 -- and NoHostAvailable with each host's error. The first call starts the
 -- control connection; the session opens a pool to every host the
@@ -544,7 +576,10 @@ function Cluster:connect(keyspace)
   if keyspace ~= nil and type(keyspace) ~= "string" then
     error("bad argument #1 to 'connect' (keyspace name expected)", 2)
   end
-  if not self.control then
+  if self.node_list and not self.populated then
+    local ok, err = start_from_node_list(self)
+    if not ok then return nil, err end
+  elseif not self.control and not self.node_list then
     local ok, err = start_control(self)
     if not ok then return nil, err end
   end

@@ -47,4 +47,21 @@ describe("a session against the test server", function()
     local rs = assert(session:execute("SELECT key FROM system.local"))
     assert.equal(hosts[1], rs.coordinator)
   end)
+  it("takes its nodes from node_list instead of a control connection", function()
+    local srv = test_server.start({})
+    local cluster = Cluster { port = srv.port, compression = false, node_list = function()
+      return { { address = "127.0.0.1", datacenter = "dc9", rack = "r1", tokens = { "0" } } }
+    end }
+    finally(function() cluster:shutdown() end)
+    local session = assert(cluster:connect())
+    assert.is_nil(cluster.control)
+    local h = cluster:all_hosts()[1]
+    assert.equal("dc9", h.datacenter)
+    assert.equal(h, assert(session:execute("SELECT key FROM system.local")).coordinator)
+    assert.has_error(function() Cluster { node_list = {} } end,
+      "bad option node_list (function returning the nodes expected)")
+    local _, err = Cluster { node_list = function() error("no list") end }:connect()
+    assert.equal("NoHostAvailable", err.name)
+    assert.matches("node_list raised an error: .*no list", err.message)
+  end)
 end)

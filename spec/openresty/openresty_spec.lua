@@ -64,12 +64,18 @@ describe("cqlua inside nginx", function()
     local srv = test_server.start({ auth = { username = "app", password = "s3cret" } }, { max_seconds = 120 })
     finally(srv.stop)
     local path = "/auth_query?port=" .. srv.port .. "&user=app&password=s3cret"
-    for _ = 1, 6 do assert.are.equal("local", get(path).result) end -- both workers hold pooled connections
+    for _ = 1, 6 do assert.are.equal("local", get(path).result) end
     local before = stats()
     for _ = 1, 10 do assert.are.equal("local", get(path).result) end
     local after = stats()
-    assert.are.equal(before.handshakes, after.handshakes)
-    assert.are.equal(20, tonumber(after.reused) - tonumber(before.reused))
+    -- Without pooling each request would log in twice (control and pool
+    -- connection): 20 handshakes. A worker that got none of the warm-up
+    -- requests may log in once here (2 handshakes); every other request
+    -- reuses both connections.
+    local handshakes = tonumber(after.handshakes) - tonumber(before.handshakes)
+    local reused = tonumber(after.reused) - tonumber(before.reused)
+    assert.is_true(handshakes <= 2, handshakes .. " handshakes")
+    assert.is_true(reused >= 18, reused .. " connections reused")
     -- A wrong password never gets a connection another login opened.
     for _ = 1, 4 do
       local r = get("/auth_query?port=" .. srv.port .. "&user=app&password=wrong")
@@ -238,9 +244,13 @@ describe("cqlua inside nginx", function()
     end)
 
     it("gives request clusters the known hosts as contact points", function()
+      local before = stats()
       local r = get("/shared_cluster") -- its own contact point (127.0.0.254) answers nothing
       assert.are.equal("127.0.0.1", r.contact_points)
       assert.are.equal("0", r.rows)
+      -- The node list came from the shared dict: no control connection.
+      assert.are.equal("no", r.control)
+      assert.are.equal(before.control_handshakes, stats().control_handshakes)
     end)
 
     it("moves the control role on reload, serving every request meanwhile", function()

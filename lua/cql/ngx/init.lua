@@ -199,6 +199,10 @@ function M.cluster(opts)
     for _, a in ipairs(down) do up[#up + 1] = a end
     copts.contact_points = up
     copts.port = copts.port or st.hosts[1].port
+    -- The elected worker keeps the node list: no control connection per request.
+    local hosts = st.hosts
+    hosts.partitioner = hosts.partitioner or st.partitioner
+    copts.node_list = copts.node_list or function() return hosts end
   end
   return require("cql.cluster").Cluster(copts)
 end

@@ -360,7 +360,8 @@ function routes.shared_cluster()
   local rs, qerr = session:execute("SELECT v FROM kv WHERE k = %s", { "none" })
   cluster:shutdown()
   if not rs then error(tostring(qerr), 0) end
-  return { contact_points = table.concat(cluster.contact_points, ","), rows = #rs.current_rows }
+  return { contact_points = table.concat(cluster.contact_points, ","), rows = #rs.current_rows,
+           control = cluster.control and "yes" or "no" }
 end
 
 -- The driver's log goes to nginx's error log.
