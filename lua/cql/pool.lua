@@ -34,9 +34,8 @@ M.Host = Host
 local Pool = {}
 Pool.__index = Pool
 
-local function quote_identifier(name)
-  return '"' .. name:gsub('"', '""') .. '"'
-end
+-- USE always quotes the keyspace: the name is taken exactly as given.
+local quote_identifier = require("cql.metadata.names").escape_name
 M.quote_identifier = quote_identifier
 
 --- Creates a pool of `size` connections to `host` for `session`; nothing

@@ -33,10 +33,13 @@ local MAYBE_APPLIED = { ServerError = true, TruncateError = true, OperationTimed
 -- Errors that say the request was not executed at all.
 local NOT_APPLIED = { Overloaded = true, IsBootstrapping = true }
 
-local function refused_before_write(err)
+--- True for errors of the connection itself (closed, refused, saturated):
+-- a request that fails with one at send time was never written.
+function M.is_connection_error(err)
   local name = type(err) == "table" and err.name
   return name == "ConnectionException" or name == "ConnectionShutdown" or name == "ConnectionBusy"
 end
+local refused_before_write = M.is_connection_error
 
 local function policy_name(p)
   local mt = getmetatable(p)

@@ -35,10 +35,7 @@ function Session.new(cluster, keyspace)
   }, Session)
 end
 
-local function is_connection_error(err)
-  local name = type(err) == "table" and err.name
-  return name == "ConnectionException" or name == "ConnectionShutdown" or name == "ConnectionBusy"
-end
+local is_connection_error = request.is_connection_error
 
 -- Prepares every statement this session knows on `p` (a host that came
 -- back may have forgotten them); failures are only logged, since an

@@ -16,22 +16,7 @@ local hosts = testenv.split(os.getenv("CQLUA_TEST_MULTI_HOSTS"))
 local cluster_name = os.getenv("CQLUA_TEST_MULTI_CLUSTER")
 local KEYS = 200
 
-local function by_address(cluster)
-  local out = {}
-  for _, h in ipairs(cluster:all_hosts()) do out[h.address] = h end
-  return out
-end
-
--- Waits (up to `limit` seconds, polling the loop) until `cond()` holds;
--- returns the seconds it took, or nil.
-local function wait_until(limit, cond)
-  local t0 = runtime.scheduler().host:now()
-  while not cond() do
-    if runtime.scheduler().host:now() - t0 > limit then return nil end
-    runtime.sleep(0.05)
-  end
-  return runtime.scheduler().host:now() - t0
-end
+local by_address, wait_until = testenv.hosts_by_address, testenv.wait_until
 
 -- Starts nodes of the managed cluster at once: start-node waits until the
 -- node sees every peer UP, so nodes that were down together must come

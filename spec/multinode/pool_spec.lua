@@ -8,28 +8,12 @@ local testenv = require "testenv"
 local cql = require "cql"
 local Cluster = require("cql.cluster").Cluster
 local policies = require "cql.policies"
-local runtime = require "cql.runtime"
 
 local hosts = testenv.split(os.getenv("CQLUA_TEST_MULTI_HOSTS"))
 local cluster_name = os.getenv("CQLUA_TEST_MULTI_CLUSTER")
 local DCS = { "dc1", "dc1", "dc2" } -- how scripts/cassandra spreads 3 nodes over 2 DCs
 
-local function by_address(cluster)
-  local out = {}
-  for _, h in ipairs(cluster:all_hosts()) do out[h.address] = h end
-  return out
-end
-
--- Waits (up to `limit` seconds, polling the loop) until `cond()` holds;
--- returns the seconds it took, or nil.
-local function wait_until(limit, cond)
-  local t0 = runtime.scheduler().host:now()
-  while not cond() do
-    if runtime.scheduler().host:now() - t0 > limit then return nil end
-    runtime.sleep(0.05)
-  end
-  return runtime.scheduler().host:now() - t0
-end
+local by_address, wait_until = testenv.hosts_by_address, testenv.wait_until
 
 describe("a session on the 3-node cluster", function()
   local cluster, session

@@ -56,4 +56,23 @@ end
 --- The build directory's runner binary.
 testenv.runner = os.getenv("CQLUA_RUNNER_BIN") or (testenv.root .. "/build/cqlua")
 
+--- A cluster's hosts by address.
+function testenv.hosts_by_address(cluster)
+  local out = {}
+  for _, h in ipairs(cluster:all_hosts()) do out[h.address] = h end
+  return out
+end
+
+--- Waits (up to `limit` seconds, running the driver's loop) until `cond()`
+-- holds; returns the seconds it took, or nil.
+function testenv.wait_until(limit, cond)
+  local runtime = require "cql.runtime"
+  local t0 = runtime.scheduler().host:now()
+  while not cond() do
+    if runtime.scheduler().host:now() - t0 > limit then return nil end
+    runtime.sleep(0.05)
+  end
+  return runtime.scheduler().host:now() - t0
+end
+
 return testenv
