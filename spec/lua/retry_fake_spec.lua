@@ -227,8 +227,13 @@ describe("retries on a two-node cluster of test servers", function()
   end)
   it("sends a request to the host it names first, and feeds a latency-aware policy", function()
     local latency = policies.LatencyAwarePolicy(a_then_b(), { min_measured = 1 })
-    local slow = { when = { query = "FROM ks%.slow" }, reply = { delay_ms = 30, void = true } }
-    local cluster, session = connect({ slow }, nil, { load_balancing_policy = latency })
+    -- Every answer waits 20 ms, so that a fast sample is 20 ms plus noise
+    -- on both nodes (sub-millisecond answers made A's single sample twice
+    -- B's by chance, and A was excluded before any slow query); A answers
+    -- ks.slow 150 ms late on top of that.
+    local base = { when = { query = "" }, reply = { delay_ms = 20 } }
+    local slow = { when = { query = "FROM ks%.slow" }, reply = { delay_ms = 150, void = true } }
+    local cluster, session = connect({ base, slow }, { base }, { load_balancing_policy = latency })
     finally(function() cluster:shutdown() end)
     local rs = assert(session:execute("SELECT key FROM system.local", nil, { host = B }))
     assert.equal(B, rs.coordinator.address)
@@ -236,17 +241,28 @@ describe("retries on a two-node cluster of test servers", function()
     assert.equal(A, rs.coordinator.address)
     assert.has_error(function() session:execute("SELECT key FROM system.local", nil, { host = 42 }) end,
       "bad option host (a Host of this cluster, or the address of one, expected)")
-    -- A answers ks.slow 30 ms late, B at once: once A's average is far
-    -- above B's, the latency-aware policy moves A to the end of the plans.
-    local last
-    for _ = 1, 4 do last = assert(session:execute("SELECT * FROM ks.slow")) end
+    -- A answers ks.slow 150 ms later than B. The plans put A first, so
+    -- the slow queries go to A until its decaying average is far above
+    -- B's; how many that takes depends on how fast this machine answered
+    -- the fast queries (a loaded host may need more than one), so the
+    -- loop is bounded rather than fixed. Once A is excluded, the next
+    -- plan must start with B.
     local a = cluster:find_host(A)
+    local slow_on_a = 0
+    for _ = 1, 20 do
+      local slow_rs = assert(session:execute("SELECT * FROM ks.slow"))
+      if slow_rs.coordinator.address == A then slow_on_a = slow_on_a + 1 end
+      if latency:is_excluded(a) then break end
+    end
+    assert.is_true(slow_on_a >= 1, "the slow queries reached A first")
     local stats = latency:host_stats(a)
     assert.is_not_nil(stats, "latencies were recorded for A")
     local b_stats = latency:host_stats(cluster:find_host(B))
+    assert.is_true(latency:is_excluded(a), ("A %.4f s (%d samples) against B %.4f s"):format(
+      stats.average, stats.samples, b_stats and b_stats.average or -1))
     assert.is_true(stats.average > 2 * b_stats.average,
                    ("A %.4f s against B %.4f s"):format(stats.average, b_stats.average))
-    assert.is_true(latency:is_excluded(a))
+    local last = assert(session:execute("SELECT * FROM ks.slow"))
     assert.equal(B, last.coordinator.address)
   end)
 end)
