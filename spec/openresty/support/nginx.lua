@@ -90,6 +90,7 @@ http {
   lua_shared_dict cqlua_prepared 1m;
   lua_socket_log_errors off;
   init_worker_by_lua_block { require("spec.openresty.support.app").init_worker() }
+${HTTP_EXTRA}
   server {
     listen 127.0.0.1:${PORT};
     location / {
@@ -127,13 +128,18 @@ http {
 }
 ]]
 
+--- The default configuration, for specs that derive their own template.
+M.CONF = CONF
+
 local Server = {}
 Server.__index = Server
 
 --- Starts nginx; returns a server object, or raises with the error log.
 -- `opts.template` replaces the configuration (with the same ${PREFIX},
--- ${ROOT}, ${PORT} and ${MODULES} placeholders); `opts.env` is a table of
--- extra environment variables for nginx.
+-- ${ROOT}, ${PORT}, ${MODULES} and ${HTTP_EXTRA} placeholders);
+-- `opts.http_extra` is text added to the default configuration's http
+-- block (more directives, more `location`s in a `server`); `opts.env` is a
+-- table of extra environment variables for nginx.
 function M.start(opts)
   opts = opts or {}
   local ok, why = M.available()
@@ -146,8 +152,9 @@ function M.start(opts)
   local ndk = module_path("ndk_http_module.so")
   if ndk then modules[#modules + 1] = "load_module " .. ndk .. ";" end
   modules[#modules + 1] = "load_module " .. module_path("ngx_http_lua_module.so") .. ";"
-  local conf = (opts.template or CONF):gsub("%${(%w+)}", {
+  local conf = (opts.template or CONF):gsub("%${([%w_]+)}", {
     PREFIX = prefix, ROOT = ROOT, PORT = tostring(port), MODULES = table.concat(modules, "\n"),
+    HTTP_EXTRA = opts.http_extra or "",
   })
   local conf_path = prefix .. "/conf/nginx.conf"
   local f = assert(io.open(conf_path, "wb"))
