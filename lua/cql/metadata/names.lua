@@ -14,21 +14,20 @@ local function set(words)
 end
 
 --- Cassandra 5.0's reserved keywords (lower case): an identifier spelled
--- like one must be quoted.
-M.cql_keywords_reserved = set [[
-  add allow alter and apply asc authorize batch begin by columnfamily create delete desc describe drop
-  entries execute from full grant if in index infinity insert into is keyspace limit materialized modify
-  nan norecursive not null of on or order primary rename replace revoke schema select set table to token
-  truncate unlogged unset update use using view where with
-]]
+-- like one must be quoted. The one list the query builder uses too (the
+-- server's own `reserved_keywords.txt`), so DESCRIBE and our export agree.
+M.cql_keywords_reserved = {}
+for _, w in ipairs(require("cql.querybuilder.identifiers").reserved_keywords()) do
+  M.cql_keywords_reserved[w:lower()] = true
+end
 
 --- Unreserved keywords: valid as bare identifiers, listed for completeness.
 M.cql_keywords_unreserved = set [[
   aggregate all as ascii bigint blob boolean called clustering compact contains counter custom date decimal
   default distinct double duration exists filtering finalfunc float frozen function functions inet initcond
   input int json key keys keyspaces language like list login map mask masked nologin nosuperuser options
-  password permission permissions returns role roles sfunc smallint static storage stype superuser text
-  time timestamp timeuuid tinyint trigger ttl tuple type user users uuid values varchar varint vector
+  password permission permissions replace returns role roles sfunc smallint static storage stype superuser text
+  time timestamp timeuuid tinyint trigger ttl tuple type unset user users uuid values varchar varint vector
   writetime
 ]]
 
