@@ -2,7 +2,10 @@
 -- workers), driven by wrk on loopback, beside the floor measured in the
 -- same run: the same kind of handler doing one cosocket round trip (from
 -- the keepalive pool) to a trivial local echo server with the query's
--- frame sizes.
+-- frame sizes. A third row is the server's ceiling for the query: the
+-- same SELECT with as many requests in flight from the libuv driver
+-- (bench/openresty/ceiling.lua under the runner), so the ratios separate
+-- what nginx + the driver cost from what the server costs.
 --
 --   CQLUA_LIB=build/libcqlua.so luajit bench/openresty/bench.lua [seconds] [connections]
 --
@@ -124,6 +127,13 @@ local ok, err = pcall(function()
   capture(("wrk -t2 -c%d -d2s %q >/dev/null 2>&1"):format(CONNECTIONS, base .. "/floor"))
   local floor = run_wrk(base .. "/floor")
   local cql = run_wrk(base .. "/cql?k=k1")
+  -- The server's ceiling: the same SELECT with as many requests in flight
+  -- from the libuv driver in one process (no nginx, no HTTP).
+  local runner = os.getenv("CQLUA_RUNNER_BIN") or (nginx.ROOT .. "/build/cqlua")
+  local ceiling = capture(("%q %q %d %d 2>&1"):format(runner, nginx.ROOT .. "/bench/openresty/ceiling.lua",
+    SECONDS, CONNECTIONS))
+  local ceiling_rps, ceiling_p99 = ceiling:match("rps=([%d%.]+) p99_ms=([%d%.%-]+)")
+  ceiling_rps, ceiling_p99 = tonumber(ceiling_rps), tonumber(ceiling_p99)
   print(("OpenResty: %d workers, wrk -t2 -c%d -d%ds on loopback; frames: request %d B, response %d B")
     :format(WORKERS, CONNECTIONS, SECONDS, req, resp))
   print(("%-42s %12s %14s %10s"):format("handler", "req/s", "req/s/worker", "p99 ms"))
@@ -133,8 +143,17 @@ local ok, err = pcall(function()
   end
   row("prepared SELECT by key (per-request Cluster)", cql)
   row("floor: one cosocket round trip (echo)", floor)
+  if ceiling_rps then
+    print(("%-42s %12.0f %14s %10.2f"):format("server ceiling: libuv driver, same in flight", ceiling_rps, "-",
+      ceiling_p99))
+  else
+    print("server ceiling: the libuv run failed: " .. ceiling)
+  end
   if cql.rps and floor.rps then
     print(("ratio floor/cqlua: %.1fx req/s, p99 %.1fx"):format(floor.rps / cql.rps, cql.p99 / floor.p99))
+  end
+  if cql.rps and ceiling_rps then
+    print(("ratio ceiling/cqlua: %.1fx req/s"):format(ceiling_rps / cql.rps))
   end
   local st = server:get("/stats")
   print("driver counters (all workers): " .. st:gsub("\n", " "))
