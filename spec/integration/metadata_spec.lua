@@ -70,7 +70,8 @@ local SCHEMA = {
   [[CREATE TABLE %s."Events" (src text, day date, "At" timestamp, seq int, owner frozen<"Person"> static,
       note text static, body text, tags set<text>, attrs map<text, frozen<map<int, text>>>,
       hist list<frozen<tuple<int, text, frozen<list<int>>>>>, who address, pos tuple<double, double>,
-      emb vector<float, 4>, fl frozen<list<int>>, "select" int, replace int, unset int, blob_col blob, d decimal, v varint, u uuid, tu timeuuid,
+      emb vector<float, 4>, fl frozen<list<int>>, "select" int, replace int, unset int,
+      blob_col blob, d decimal, v varint, u uuid, tu timeuuid,
       i inet, dur duration, ti tinyint, si smallint, t time, ascii_col ascii, b boolean, f float,
       PRIMARY KEY ((src, day), "At", seq))
     WITH CLUSTERING ORDER BY ("At" DESC, seq ASC) AND comment = 'it''s "quoted"'
