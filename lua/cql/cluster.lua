@@ -195,7 +195,10 @@ function M.Cluster(opts)
     speculative_execution_policy = opts.speculative_execution_policy,
     address_translator = translator(opts.address_translator),
     ssl_options = opts.ssl_options,
-    tls = opts.ssl_options and tls_context(opts.ssl_options),
+    -- A host that does its own TLS (nginx's cosockets) makes its settings;
+    -- the libuv host takes a libcqlua OpenSSL context.
+    tls = opts.ssl_options and (scheduler.host.tls_settings and scheduler.host:tls_settings(opts.ssl_options)
+      or tls_context(opts.ssl_options)),
     core_connections = { [policies.HostDistance.LOCAL] = 1, [policies.HostDistance.REMOTE] = 1 },
     host = scheduler.host,
     scheduler = scheduler,

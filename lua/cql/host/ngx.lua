@@ -22,7 +22,8 @@
 -- default, see `follow_events`), and authenticated only
 -- when the pool is scoped by credentials (`set_credentials_key`). The pool
 -- name is made of the address, port, keyspace, protocol version asked,
--- compression, TLS name and that credentials key. A connection taken back
+-- compression, TLS settings (verification, server name, client
+-- certificate) and that credentials key. A connection taken back
 -- from the pool (`getreusedtimes() > 0`) skips the handshake: the worker
 -- keeps the idle cq_conn state machines of the sockets it pooled (same
 -- pool name, so same negotiated settings), and hands one over with a READY
@@ -181,18 +182,140 @@ local function credentials_part(key)
   return (bin:gsub(".", function(ch) return ("%02x"):format(ch:byte()) end))
 end
 
-local function pool_name(address, port, cfg, tls, tls_name, credentials_key)
+-- TLS inside nginx. The cosocket does the handshake (`sslhandshake`), with
+-- what lua-nginx-module offers: verification on or off against the
+-- `lua_ssl_trusted_certificate` of nginx's configuration, one server name
+-- that is both the SNI and the name checked (DNS names and common name
+-- only: nginx's check ignores IP SANs), and a client certificate
+-- (`setclientcert`). The Cluster asks this host for its TLS settings
+-- (`tls_settings`) instead of building a libcqlua OpenSSL context, which
+-- nginx would not use (and which costs a load of the system trust store).
+
+local function unsupported(message, option)
+  error(require("cql.errors").UnsupportedOperation { message = message, option = option }, 0)
+end
+
+local function read_pem(path, what)
+  local f, err = io.open(path, "rb")
+  if not f then error(("bad option ssl_options.%s (cannot read %s)"):format(what, tostring(err)), 0) end
+  local pem = f:read("*a")
+  f:close()
+  return pem
+end
+
+-- Parsed client certificates by "cert_file|key_file", for the worker's
+-- lifetime (rotating them takes an nginx reload, as for nginx's own).
+local client_certificates = {}
+
+-- The client certificate as setclientcert wants it (the parsed chain and
+-- key) and a digest naming it in pool names.
+local function client_certificate(cert_file, key_file)
+  local key = cert_file .. "|" .. key_file
+  local cc = client_certificates[key]
+  if cc then return cc end
+  if not (ngx.socket.tcp()).setclientcert then
+    unsupported("ssl_options.cert_file/key_file (a client certificate) need tcpsock:setclientcert, which "
+      .. "this lua-nginx-module (or lua-resty-core) lacks: upgrade to lua-nginx-module 0.10.23 or later "
+      .. "with its lua-resty-core", "ssl_options.cert_file")
+  end
+  local ssl = require "ngx.ssl"
+  local cert_pem, key_pem = read_pem(cert_file, "cert_file"), read_pem(key_file, "key_file")
+  local chain, cerr = ssl.parse_pem_cert(cert_pem)
+  if not chain then error("bad option ssl_options.cert_file (" .. tostring(cerr) .. ")", 0) end
+  local pkey, kerr = ssl.parse_pem_priv_key(key_pem)
+  if not pkey then error("bad option ssl_options.key_file (" .. tostring(kerr) .. ")", 0) end
+  cc = { chain = chain, pkey = pkey, id = credentials_part(cert_pem) }
+  client_certificates[key] = cc
+  return cc
+end
+
+--- The TLS settings of `ssl_options` for this host's connections (the
+-- Cluster calls it instead of building a libcqlua TLS context): a table
+-- `{verify, check_name, server_name, client}`. What a cosocket cannot
+-- honour raises an UnsupportedOperation error object naming the option:
+-- `ca_file` with verification on (set `lua_ssl_trusted_certificate` in
+-- nginx.conf instead), `server_name` with `check_hostname = false` (the
+-- name sent is the name checked), a client certificate without
+-- `setclientcert`.
+-- @tparam table o ssl_options (the seed's ca_certs/certfile/keyfile too)
+function NgxHost.tls_settings(_, o)
+  local s = { verify = o.verify ~= false, check_name = o.check_hostname ~= false, server_name = o.server_name }
+  if s.verify and (o.ca_file or o.ca_certs) then
+    unsupported("ssl_options.ca_file cannot be used inside nginx: cosockets verify the server against "
+      .. "the trusted certificates of nginx's configuration; set `lua_ssl_trusted_certificate <file>;` "
+      .. "(and `lua_ssl_verify_depth`) in nginx.conf instead and leave ca_file out (or set verify = false)",
+      "ssl_options.ca_file")
+  end
+  if s.verify and not s.check_name and s.server_name then
+    unsupported("ssl_options.server_name with check_hostname = false cannot be honoured inside nginx: "
+      .. "sslhandshake checks the certificate against the server name it sends (SNI); leave "
+      .. "server_name out (no SNI, the chain is still verified) or keep check_hostname on",
+      "ssl_options.check_hostname")
+  end
+  local cert, key = o.cert_file or o.certfile, o.key_file or o.keyfile
+  if cert or key then
+    if not (cert and key) then error("bad option ssl_options (cert_file and key_file go together)", 0) end
+    s.client = client_certificate(cert, key)
+  end
+  return s
+end
+
+-- The name to give sslhandshake: the one checked and sent as SNI (nil:
+-- neither).
+local function tls_name_sent(address, s)
+  if s.verify and not s.check_name then return nil end
+  return s.server_name or address
+end
+
+-- A failed sslhandshake as one line naming the cause, with what to change.
+local function tls_failure(c, err)
+  local where = ("TLS handshake with %s:%s failed: "):format(c.address, tostring(c.port))
+  err = tostring(err)
+  if err:find("host mismatch", 1, true) then
+    return where .. "certificate host mismatch: the certificate does not name '" .. tostring(c.tls_sent)
+      .. "' (inside nginx the name is checked against the certificate's DNS names and common name only, "
+      .. "never its IP addresses: set ssl_options.server_name to a name the certificate carries, or "
+      .. "check_hostname = false)"
+  end
+  if err == "closed" and c.tls_verify then
+    -- lua-nginx-module 0.10.23 at times reports a refused certificate as
+    -- a successful handshake whose socket it has closed: say what it can be.
+    local name = c.tls_sent and (" or the name '" .. c.tls_sent .. "' is not in it (set ssl_options.server_name "
+      .. "to a DNS name the certificate carries, or check_hostname = false)") or ""
+    return where .. "certificate verification failed: nginx closed the connection at the end of the handshake "
+      .. "without giving its reason: the chain is not trusted by lua_ssl_trusted_certificate" .. name
+      .. "; `lua_socket_log_errors on` logs nginx's reason"
+  end
+  if c.tls_verify and (err:find("certificate", 1, true) or err:find("verify", 1, true)) then
+    return where .. "certificate verification failed: " .. err
+      .. " (verified against nginx's lua_ssl_trusted_certificate)"
+  end
+  return where .. err
+end
+
+local function pool_name(address, port, cfg, tls, tls_sent, credentials_key)
   local ks = cfg.keyspace ~= nil and ffi.string(cfg.keyspace) or ""
+  local tls_part = "tcp"
+  if tls then
+    -- Every setting that decides what a handshake accepted: a socket
+    -- handshaken without verification, for another name or with another
+    -- client certificate is never handed to a cluster asking otherwise.
+    tls_part = table.concat({ "tls", tls.verify and "verify" or "noverify", tls_sent or "-",
+                              tls.client and tls.client.id or "-" }, ":")
+  end
   return table.concat({ "cqlua", address, tostring(port), ks, "v" .. tonumber(cfg.version),
-                        cfg.lz4 ~= 0 and "lz4" or "plain", tls and ("tls=" .. (tls_name or address)) or "tcp",
+                        cfg.lz4 ~= 0 and "lz4" or "plain", tls_part,
                         credentials_part(credentials_key) }, "|")
 end
 
 --- Opens a connection (the TCP connect happens at the next turn);
 -- `handler(event)` receives its events. Returns the connection id, or
 -- nil and a message. `credentials_key` (the auth provider's cache_key)
--- lets an authenticated connection be pooled for that key only.
-function NgxHost:connect(address, port, config, tls, tls_name, connect_timeout, handler, credentials_key)
+-- lets an authenticated connection be pooled for that key only. `tls` (the
+-- table `tls_settings` made from the Cluster's ssl_options) turns TLS on;
+-- the fifth argument (the libuv host's TLS name) is not used: the server
+-- name comes with those settings.
+function NgxHost:connect(address, port, config, tls, _tls_name, connect_timeout, handler, credentials_key)
   check_context(self)
   local cfg = ffi.new("cq_conn_config", config)
   cfg.heartbeat_interval_ms = 0 -- idle connections rest in nginx's pool, not here
@@ -205,6 +328,10 @@ function NgxHost:connect(address, port, config, tls, tls_name, connect_timeout, 
     -- connection unpoolable (a pushed frame could be half read).
     cfg.events, cfg.nevents = nil, 0
   end
+  if tls ~= nil and type(tls) ~= "table" then
+    error("bad argument #4 to 'connect' (TLS settings from NgxHost:tls_settings expected)", 2)
+  end
+  local tls_sent = tls and tls_name_sent(address, tls)
   local timeout = connect_timeout or 5
   if cfg.handshake_timeout_ms == 0 then cfg.handshake_timeout_ms = math.floor(timeout * 1000) end
   local cq = C.cq_conn_new(cfg)
@@ -214,8 +341,8 @@ function NgxHost:connect(address, port, config, tls, tls_name, connect_timeout, 
   self.conns[id] = {
     id = id, address = address, port = port, cq = ffi.gc(cq, C.cq_conn_free), handler = handler,
     credentials_key = credentials_key or self.credentials_key,
-    pool = pool_name(address, port, cfg, tls, tls_name, credentials_key or self.credentials_key),
-    tls = tls, tls_name = tls_name,
+    pool = pool_name(address, port, cfg, tls, tls_sent, credentials_key or self.credentials_key),
+    tls = tls, tls_sent = tls_sent, tls_verify = tls and tls.verify,
     timeout = timeout, events = events, phase = "new", inbox = {},
     ev = ffi.new("cq_conn_event"),
   }
@@ -537,10 +664,17 @@ local function open(c)
     local reused = sock:getreusedtimes() or 0
     if reused == 0 then
       if c.tls then
-        local sess, serr = sock:sslhandshake(nil, c.tls_name or c.address, true)
-        if not sess then
+        local client, done, serr = c.tls.client, true, nil
+        if client then done, serr = sock:setclientcert(client.chain, client.pkey) end
+        if done then done, serr = sock:sslhandshake(false, c.tls_sent, c.tls.verify) end
+        if done and not sock:getreusedtimes() then
+          -- lua-nginx-module 0.10.23 at times reports success for a handshake
+          -- whose certificate check failed, and has closed the socket.
+          done, serr = false, "closed"
+        end
+        if not done then
           sock:close()
-          C.cq_conn_eof(c.cq, "TLS handshake failed: " .. tostring(serr))
+          C.cq_conn_eof(c.cq, tls_failure(c, serr))
           return
         end
       end
