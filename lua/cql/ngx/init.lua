@@ -2,13 +2,15 @@
 --
 -- One worker, elected by a lease in the dict, holds a control Cluster in an
 -- `ngx.timer` context: it follows the server's events (topology, status),
--- keeps a session whose connections convict hosts that fail, reconnects on
--- the cluster's reconnection policy, and writes what it knows — hosts,
--- data centers, racks, up/down, reconnecting, versions, tokens — to the
--- dict every `interval` seconds. Every worker reads that state without
+-- keeps a session with a connection to every host (in every data center),
+-- so that a host whose connection breaks is marked down at once, retries
+-- down hosts at least every 10 s, and writes what it knows — hosts, data
+-- centers, racks, up/down, reconnecting, versions, tokens — to the dict
+-- every `interval` seconds. Every worker reads that state without
 -- blocking (`cqlngx.state()`), and `cqlngx.cluster(opts)` makes a
--- request's Cluster with the known-up hosts as contact points (the hosts
--- marked down last), falling back to `opts.contact_points`.
+-- request's Cluster from it: the node list comes from the dict (no control
+-- connection), hosts marked down get no connection, and
+-- `opts.contact_points` are used only while there is no state yet.
 --
 --     lua_shared_dict cqlua_cluster 1m;
 --     init_worker_by_lua_block {
@@ -96,7 +98,15 @@ local function snapshot(cluster)
                  release_version = h.release_version,
                  host_id = h.host_id and tostring(h.host_id) or nil, tokens = h.tokens }
   end
-  return { hosts = hosts, updated = ngx.now(), holder = ngx.worker.pid(),
+  -- The data center a Cluster with the same contact points would call local.
+  local local_dc
+  for _, h in ipairs(cluster.contact_points_hosts or {}) do
+    if h.datacenter then
+      local_dc = h.datacenter
+      break
+    end
+  end
+  return { hosts = hosts, updated = ngx.now(), holder = ngx.worker.pid(), local_dc = local_dc,
            cluster_name = cluster.cluster_name, partitioner = cluster.partitioner }
 end
 
@@ -128,6 +138,16 @@ local function hold(opts, d)
   copts.contact_points = copts.contact_points or opts.contact_points
   copts.port = copts.port or opts.port
   if copts.schema_metadata_enabled == nil then copts.schema_metadata_enabled = false end
+  local policies = require "cql.policies"
+  -- Every host LOCAL: a connection to each, read all the time in this
+  -- context, so a node that dies in any data center is convicted by its
+  -- broken connection at once, not by the server's DOWN event seconds later
+  -- (a data-center-aware policy would leave remote hosts without one).
+  copts.load_balancing_policy = copts.load_balancing_policy or policies.RoundRobinPolicy()
+  -- Requests never connect to a host the state marks down, so only this
+  -- worker can see it back: retry often enough that a missed UP event
+  -- costs seconds, not the default policy's ten minutes.
+  copts.reconnection_policy = copts.reconnection_policy or policies.ExponentialReconnectionPolicy(1, 10)
   local cluster = require("cql.cluster").Cluster(copts)
   local session, err = cluster:connect()
   if not session then
@@ -155,8 +175,11 @@ end
 --- Starts the election in this worker (call from init_worker_by_lua).
 -- Options: `dict` (name of the lua_shared_dict, "cqlua_cluster"),
 -- `contact_points`, `port`, `cluster_options` (a table of Cluster
--- options for the control cluster), `interval` (seconds between
--- publications and lease renewals, 1), `ttl` (lease lifetime, 5 × interval).
+-- options for the control cluster; its defaults differ from Cluster's:
+-- no schema metadata, `RoundRobinPolicy` so that every host has a
+-- connection, `ExponentialReconnectionPolicy(1, 10)`), `interval` (seconds
+-- between publications and lease renewals, 1), `ttl` (lease lifetime,
+-- 5 × interval).
 function M.start(opts)
   opts = opts or {}
   local d = dict_of(opts.dict)
@@ -178,10 +201,28 @@ function M.start(opts)
   if not ok then error("cql.ngx: cannot start a timer: " .. tostring(err), 2) end
 end
 
---- A Cluster for this request whose contact points are the hosts the
--- shared state knows (up first, down last), or `opts.contact_points` when
--- there is no state yet. Other options are passed to Cluster; schema and
--- token metadata are off unless asked for.
+-- The data center requests call local: that of the first of
+-- `contact_points` the state knows, else the control worker's.
+local function local_dc_of(st, contact_points)
+  for _, cp in ipairs(type(contact_points) == "table" and contact_points or {}) do
+    for _, h in ipairs(st.hosts) do
+      if h.address == cp and h.datacenter then return h.datacenter end
+    end
+  end
+  return st.local_dc
+end
+
+--- A Cluster for this request, from the shared state: its node list is
+-- the state's hosts (no control connection), hosts marked down get no
+-- connection, and, unless `load_balancing_policy` is given, the policy is
+-- the default one with the local data center named (that of the first of
+-- `opts.contact_points` the state knows, else the control worker's), so
+-- that contact points in several data centers are no ambiguity. Without
+-- state yet, `opts.contact_points` are used as by any Cluster. Other
+-- options are passed to Cluster; schema and token metadata are off unless
+-- asked for.
+-- @param opts Cluster options, and `dict` (the lua_shared_dict's name)
+-- @return the Cluster (not connected)
 function M.cluster(opts)
   opts = opts or {}
   local copts = {}
@@ -199,6 +240,13 @@ function M.cluster(opts)
     for _, a in ipairs(down) do up[#up + 1] = a end
     copts.contact_points = up
     copts.port = copts.port or st.hosts[1].port
+    if copts.load_balancing_policy == nil then
+      -- The node list spans every data center: without a named local one,
+      -- the policy would guess from it, and warn, at every request.
+      local policies = require "cql.policies"
+      copts.load_balancing_policy = policies.TokenAwarePolicy(policies.DCAwareRoundRobinPolicy {
+        local_dc = local_dc_of(st, opts.contact_points) })
+    end
     -- The elected worker keeps the node list: no control connection per request.
     local hosts = st.hosts
     hosts.partitioner = hosts.partitioner or st.partitioner
