@@ -367,11 +367,18 @@ local function reconnect(self, host, now)
           return r.cancel()
         end
         log.debug("reconnecting to ", host.endpoint, " in ", delay, " s: ", err)
+        r.next_attempt = self.host:now() + delay
         timer = self.host:timer(delay, attempt)
       end)
   end
   local delay = now and 0 or schedule()
-  if delay then timer = self.host:timer(delay, attempt) else r.cancel() end
+  if delay then
+    -- When the next attempt is due, on the host's clock (published by cql.ngx).
+    r.next_attempt = self.host:now() + delay
+    timer = self.host:timer(delay, attempt)
+  else
+    r.cancel()
+  end
 end
 
 --- Marks `host` down: its pools close, the policy and listeners hear of

@@ -112,7 +112,9 @@ describe("nginx workers sharing the cluster state (cql.ngx), a node killed", fun
   local function state(address)
     local body = get("/state" .. (address and ("?host=" .. address) or ""))
     return { is_up = body:match("is_up=(%S+)"), hosts = tonumber(body:match("hosts=(%d+)")),
-             up = tonumber(body:match("up=(%d+)")), connected = tonumber(body:match("connected=(%d+)")) }
+             up = tonumber(body:match("up=(%d+)")), connected = tonumber(body:match("connected=(%d+)")),
+             reconnecting = body:match("reconnecting=(%S+)"),
+             next_attempt = tonumber(body:match("next_attempt=([%d%.]+)")) }
   end
 
   -- The elected worker's own verdict on `address`, from the error log.
@@ -168,6 +170,14 @@ describe("nginx workers sharing the cluster state (cql.ngx), a node killed", fun
     assert.truthy(poll(20, function() return state().is_up == "false" end),
       "the shared state did not mark the killed node down within 20 s")
     local t_down = now()
+    -- ... with its reconnection schedule: retried at most 10 s from now.
+    local down_state
+    assert.truthy(poll(5, function()
+      down_state = state()
+      return down_state.reconnecting == "true" and down_state.next_attempt ~= nil
+    end), "the shared state shows no reconnection schedule for the down node")
+    assert.is_true(down_state.next_attempt >= t_kill and down_state.next_attempt <= now() + 10.5,
+      ("next attempt at %s, kill at %.3f"):format(tostring(down_state.next_attempt), t_kill))
 
     -- wrk finishes (bounded: it stops by itself after DURATION seconds).
     assert.truthy(poll(DURATION + 30, function() return read_file(tmp .. "/wrk.done") end), "wrk did not finish")

@@ -65,6 +65,9 @@ local function deserialize(s)
   return nil
 end
 
+-- The last state decoded in this worker, by dict name: {text, value}.
+local decoded = {}
+
 local function dict_of(name)
   local d = ngx.shared[name or "cqlua_cluster"]
   if not d then
@@ -75,14 +78,28 @@ local function dict_of(name)
 end
 
 --- The shared state (a table: `hosts` array of {address, port, datacenter,
--- rack, is_up, reconnecting, release_version, host_id, tokens}, `updated`
+-- rack, is_up, reconnecting, next_attempt (the ngx.now() time of the next
+-- reconnection attempt of a down host), last_error (of a down host),
+-- release_version, host_id, tokens}, `updated`
 -- (ngx.now() of the holder), `holder` (its worker pid), `cluster_name`,
--- `partitioner`), or nil when no worker has written it yet.
+-- `partitioner`, `local_dc`), or nil when no worker has written it yet.
+-- The table is shared by this worker's callers until the state changes:
+-- read it, do not modify it.
 function M.state(dict_name)
   local d = dict_of(dict_name)
   local s = d:get(STATE)
   if not s then return nil end
-  return deserialize(s)
+  -- Every request's Cluster reads the state, which changes once per
+  -- interval: decoding it each time (loadstring) was a tenth of the
+  -- driver's CPU per request.
+  local key = dict_name or "cqlua_cluster"
+  local last = decoded[key]
+  if last and last.text == s then return last.value end
+  local value = deserialize(s)
+  -- node_list's answer carries the partitioner beside the hosts.
+  if type(value) == "table" and type(value.hosts) == "table" then value.hosts.partitioner = value.partitioner end
+  decoded[key] = { text = s, value = value }
+  return value
 end
 
 --- The pid of the worker holding the control role, or nil.
@@ -95,6 +112,8 @@ local function snapshot(cluster)
   for i, h in ipairs(cluster:all_hosts()) do
     hosts[i] = { address = h.address, port = h.port, datacenter = h.datacenter, rack = h.rack,
                  is_up = h.is_up, reconnecting = h.reconnector ~= nil,
+                 next_attempt = h.reconnector and h.reconnector.next_attempt,
+                 last_error = h.is_up == false and h.last_error and tostring(h.last_error) or nil,
                  release_version = h.release_version,
                  host_id = h.host_id and tostring(h.host_id) or nil, tokens = h.tokens }
   end
@@ -249,7 +268,6 @@ function M.cluster(opts)
     end
     -- The elected worker keeps the node list: no control connection per request.
     local hosts = st.hosts
-    hosts.partitioner = hosts.partitioner or st.partitioner
     copts.node_list = copts.node_list or function() return hosts end
   end
   return require("cql.cluster").Cluster(copts)

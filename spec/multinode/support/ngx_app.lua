@@ -105,8 +105,9 @@ function routes.state()
     if h.is_up ~= false then up = up + 1 end
     if h.is_up == true then connected = connected + 1 end
   end
-  ngx.say(("is_up=%s hosts=%d up=%d connected=%d holder=%s"):format(v and tostring(v.is_up) or "unknown",
-    st and #st.hosts or 0, up, connected, tostring(cqlngx.holder(DICT))))
+  ngx.say(("is_up=%s hosts=%d up=%d connected=%d holder=%s reconnecting=%s next_attempt=%s"):format(
+    v and tostring(v.is_up) or "unknown", st and #st.hosts or 0, up, connected, tostring(cqlngx.holder(DICT)),
+    v and tostring(v.reconnecting), v and tostring(v.next_attempt)))
 end
 
 -- Successful requests coordinated by `host` so far.
