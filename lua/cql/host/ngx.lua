@@ -338,6 +338,7 @@ function NgxHost:connect(address, port, config, tls, _tls_name, connect_timeout,
   if cq == nil then return nil, ("cannot connect to %s:%s: bad configuration"):format(address, tostring(port)) end
   self.next_id = self.next_id + 1
   local id = self.next_id
+  self.conn_list = nil
   self.conns[id] = {
     id = id, address = address, port = port, cq = ffi.gc(cq, C.cq_conn_free), handler = handler,
     credentials_key = credentials_key or self.credentials_key,
@@ -595,6 +596,7 @@ local function drain(self, c)
       end
       c.phase = "closed"
       self.conns[c.id] = nil
+      self.conn_list = nil
       dispatch(c, ev)
       return
     end
@@ -727,10 +729,17 @@ local function expects_input(self, c)
   return c.phase == "open" and (held(c) > 0 or c.events or self.follow_events == true)
 end
 
+-- The connections in the order they were opened (ids increase), built
+-- again only after one was added or removed: a turn walks them several
+-- times. Callers iterate the list they got; a change makes a new one.
+local function by_id(a, b) return a.id < b.id end
 local function sorted_conns(self)
-  local list = {}
+  local list = self.conn_list
+  if list then return list end
+  list = {}
   for _, c in pairs(self.conns) do list[#list + 1] = c end
-  table.sort(list, function(a, b) return a.id < b.id end)
+  table.sort(list, by_id)
+  self.conn_list = list
   return list
 end
 
@@ -791,7 +800,10 @@ local function drive(self, timeout)
     self.deferred = {}
     for i = 1, #d do
       local c, kind, text, extra = d[i][1], d[i][2], d[i][3], d[i][4]
-      if kind == EV_CLOSED then self.conns[c.id] = nil end
+      if kind == EV_CLOSED then
+        self.conns[c.id] = nil
+        self.conn_list = nil
+      end
       synthetic(c, kind, text, extra)
     end
     progress = true
