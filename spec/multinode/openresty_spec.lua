@@ -63,13 +63,7 @@ local function parse_record(line)
            name = name ~= "" and name or nil, line = line }
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = testenv.read_file
 
 describe("nginx workers sharing the cluster state (cql.ngx), a node killed", function()
   if not cluster_name then

@@ -22,13 +22,7 @@ local KEYS = 1000
 local cache = os.getenv("CQLUA_CACHE")
   or ((os.getenv("XDG_CACHE_HOME") or (os.getenv("HOME") .. "/.cache")) .. "/cqlua")
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = testenv.read_file
 
 -- The JMX port of node 1 of the cluster this run manages (from the running
 -- JVM's command line), and the jars to run NodeTool with; nil and why when

@@ -23,17 +23,8 @@ local M = {}
 local root = os.getenv("PWD") or "."
 local running = {} -- pid -> server
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local testenv = require "testenv"
+local q, read_file = testenv.q, testenv.read_file
 
 local function write_file(path, s)
   local f = assert(io.open(path, "wb"))

@@ -13,6 +13,15 @@ function testenv.run(cmd)
   return rc, (out:gsub("__rc=%d+%s*$", ""))
 end
 
+--- The contents of a file, or nil when it cannot be read.
+function testenv.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 --- Quotes a string for the shell.
 function testenv.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"

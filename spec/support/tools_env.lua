@@ -40,13 +40,7 @@ function M.run(args, stdin)
   return rc, out, err
 end
 
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+M.read = testenv.read_file
 
 --- A checksum over every row of a table (order-independent): each row's
 -- values as JSON in column order, lines sorted, hashed. Returns the

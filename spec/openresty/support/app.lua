@@ -1,6 +1,7 @@
 --- The handlers nginx runs for the OpenResty specs (see nginx.lua).
 -- Every route answers "key=value" lines, or "ERROR <error>" with status 500.
 -- luacheck: globals ngx
+local serve = require "spec.openresty.support.serve"
 local M = {}
 
 local KS = "ngx_test"
@@ -36,12 +37,6 @@ local function check(v, err, what)
   return v
 end
 
-local function say_table(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for _, k in ipairs(keys) do ngx.say(k, "=", tostring(t[k])) end
-end
 
 local routes = {}
 
@@ -239,12 +234,7 @@ function routes.timer(args)
     dict:set(key, res and tostring(e) or ("ERROR " .. tostring(e)))
   end)
   if not ok then error("timer: " .. tostring(err), 0) end
-  for _ = 1, 200 do
-    local v = dict:get(key)
-    if v then return { timer_result = v } end
-    ngx.sleep(0.05)
-  end
-  return { timer_result = "none" }
+  return serve.timer_result(dict, key)
 end
 
 function routes.stats()
@@ -427,20 +417,7 @@ function M.access()
 end
 
 function M.content()
-  local name = ngx.var.uri:match("^/([%w_]+)")
-  local route = name and routes[name]
-  if not route then
-    ngx.status = 404
-    ngx.say("no route ", ngx.var.uri)
-    return
-  end
-  local ok, res = pcall(route, ngx.req.get_uri_args())
-  if not ok then
-    ngx.status = 500
-    ngx.say("ERROR ", tostring(res))
-    return
-  end
-  say_table(res)
+  serve.dispatch(routes, "^/([%w_]+)")
 end
 
 return M

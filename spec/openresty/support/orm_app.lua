@@ -13,6 +13,7 @@
 -- luacheck: globals ngx
 local cqlengine = require "cql.cqlengine"
 local connection = require "cql.cqlengine.connection"
+local serve = require "spec.openresty.support.serve"
 local columns = require "cql.cqlengine.columns"
 local models = require "cql.cqlengine.models"
 local management = require "cql.cqlengine.management"
@@ -274,12 +275,7 @@ function routes.timer(args)
     dict:set(key, pok and (res .. " released=" .. tostring(not left)) or ("ERROR " .. tostring(res)))
   end)
   if not ok then error("timer: " .. tostring(err), 0) end
-  for _ = 1, 200 do
-    local v = dict:get(key)
-    if v then return { timer_result = v } end
-    ngx.sleep(0.05)
-  end
-  return { timer_result = "none" }
+  return serve.timer_result(dict, key)
 end
 
 -- A connection registered with this request's session, used by a timer
@@ -333,38 +329,16 @@ function routes.stats()
   return out
 end
 
-local function say_table(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for _, k in ipairs(keys) do ngx.say(k, "=", tostring(t[k])) end
-end
 
 -- Routes that must not release at the end (they test what happens then).
 local NO_RELEASE = { forget = true }
 
 --- content_by_lua for `/orm/<route>`.
 function M.content()
-  local name = ngx.var.uri:match("^/orm[%w_]*/([%w_]+)")
-  local route = name and routes[name]
-  if not route then
-    ngx.status = 404
-    ngx.say("no route ", ngx.var.uri)
-    return
-  end
-  local args = ngx.req.get_uri_args()
-  local ok, res
-  if NO_RELEASE[name] then
-    ok, res = pcall(route, args)
-  else
-    ok, res = pcall(connection.scoped, route, args)
-  end
-  if not ok then
-    ngx.status = 500
-    ngx.say("ERROR ", tostring(res))
-    return
-  end
-  say_table(res)
+  serve.dispatch(routes, "^/orm[%w_]*/([%w_]+)", function(route, args, name)
+    if NO_RELEASE[name] then return pcall(route, args) end
+    return pcall(connection.scoped, route, args)
+  end)
 end
 
 --- rewrite_by_lua: an ORM query; releases unless `?release=0`.

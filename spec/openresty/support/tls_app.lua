@@ -120,23 +120,7 @@ end
 
 --- The content handler of `location /tls/`.
 function M.content()
-  local name = ngx.var.uri:match("^/tls/([%w_]+)")
-  local route = name and routes[name]
-  if not route then
-    ngx.status = 404
-    ngx.say("no route ", ngx.var.uri)
-    return
-  end
-  local ok, res = pcall(route, ngx.req.get_uri_args())
-  if not ok then
-    ngx.status = 500
-    ngx.say("ERROR ", tostring(res))
-    return
-  end
-  local keys = {}
-  for k in pairs(res) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for _, k in ipairs(keys) do ngx.say(k, "=", (tostring(res[k]):gsub("\n", " "))) end
+  require("spec.openresty.support.serve").dispatch(routes, "^/tls/([%w_]+)")
 end
 
 return M
