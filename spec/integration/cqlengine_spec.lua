@@ -223,6 +223,23 @@ describe("cqlengine against Cassandra", function()
       assert(Ops.objects:filter { k = 4, c__in = { 4, 5 } }:delete())
       assert.same({ "4:1", "4:2", "4:3" }, keys(rows("SELECT k, c FROM " .. KS .. ".ops WHERE k = 4")))
     end)
+
+    it("sets columns to null with cqlengine.NULL (Lua tables cannot hold nil)", function()
+      assert(Ops.objects:filter { k = 4, c = 2 }:update { v = cqlengine.NULL })
+      local r = rows("SELECT v FROM " .. KS .. ".ops WHERE k = 4 AND c = 2")[1]
+      assert.is_nil(r.v)
+      local o = assert(Ops.objects:get { k = 4, c = 3 })
+      assert.is_not_nil(o.v)
+      assert(o:update { v = cqlengine.NULL, s = { "kept" } })
+      assert.is_nil(o.v)
+      r = rows("SELECT v, s FROM " .. KS .. ".ops WHERE k = 4 AND c = 3")[1]
+      assert.is_nil(r.v)
+      assert.same({ "kept" }, plain(r.s))
+      local ok, err = pcall(function() Ops.objects:filter { k = 4, c = 3 }:update { s__add = cqlengine.NULL } end)
+      assert.is_false(ok)
+      assert.is_true(err:is_a(cqlengine.QueryException))
+      assert.equal("Ops: NULL only sets a column, not 's__add' of a set column", err.message)
+    end)
   end)
 
   it("iterates 10,000 instances across pages of 1000", function()
@@ -283,6 +300,7 @@ describe("cqlengine against Cassandra", function()
     local Cat = Pet:extend("Cat", { __discriminator_value = "cat", { "lives", columns.Integer {} } })
     local Dog = Pet:extend("Dog", { __discriminator_value = "dog", { "good", columns.Boolean {} } })
     assert(management.sync_table(Pet))
+    testenv.wait_index_built(session, KS, "pet_kind_idx")
     assert(Cat:create { owner = 1, name = "tom", lives = 9 })
     assert(Dog:create { owner = 1, name = "rex", good = true })
     assert(Cat:create { owner = 2, name = "kit", lives = 3 })
@@ -574,6 +592,9 @@ describe("cqlengine against Cassandra", function()
         .. "AND table_name = 'evolving'", { KS })[1].comment)
       for i = 1, 5 do assert.equal("a" .. i, assert(V2.objects:get { id = i }).a) end
       assert(V2.objects:filter { id = 2 }:update { c = 7 })
+      -- The index was made on a table with rows: it is built in the
+      -- background, and reading through it before fails (ReadFailure).
+      testenv.wait_index_built(session, KS, "evolving_c_idx")
       assert.equal(2, assert(V2.objects:get { c = 7 }).id)
     end)
 

@@ -75,6 +75,9 @@ describe("querybuilder against Cassandra", function()
     exec("CREATE INDEX tagged_tags ON tagged (tags) USING 'sai'")
     exec("CREATE INDEX tagged_keys ON tagged (KEYS(attrs)) USING 'sai'")
     exec("CREATE INDEX tagged_entries ON tagged (ENTRIES(attrs)) USING 'sai'")
+    for _, index in ipairs { "tagged_tags", "tagged_keys", "tagged_entries" } do
+      testenv.wait_index_built(session, "qb_test", index)
+    end
     exec("CREATE TABLE tk (a int, b text, v int, PRIMARY KEY ((a, b)))")
     exec("CREATE TABLE js (k int PRIMARY KEY, a text, b int)")
   end)

@@ -84,4 +84,18 @@ function testenv.wait_until(limit, cond)
   return runtime.scheduler().host:now() - t0
 end
 
+--- Waits (up to `limit` seconds, 30 by default) until the node `session`
+-- asks has built index `name` of keyspace `ks` (system."IndexInfo" lists
+-- it): a query through an index still being built fails with
+-- ReadFailure. Raises when it is not built in time. Node-local: meant
+-- for the single-node integration cluster.
+function testenv.wait_index_built(session, ks, name, limit)
+  local built = testenv.wait_until(limit or 30, function()
+    local rs = session:execute('SELECT index_name FROM system."IndexInfo" WHERE table_name = %s AND index_name = %s',
+                               { ks, name })
+    return rs ~= nil and rs.current_rows[1] ~= nil
+  end)
+  if not built then error(("index %s.%s was not built within %d s"):format(ks, name, limit or 30), 2) end
+end
+
 return testenv

@@ -108,6 +108,11 @@ function cqlengine.raise(err_class, message, fields, level)
   error(err_class(t), (level or 1) + 1)
 end
 
+--- The null of `update{...}` tables (instances and query sets), which
+-- cannot hold nil: `user:update{email = cqlengine.NULL}` sets the column to
+-- null, as the seed's `update(email=None)`.
+cqlengine.NULL = require("cql.util.sentinels").NULL
+
 --- Caching options for `__options.caching` (the seed's constants).
 cqlengine.CACHING_ALL = { keys = "ALL", rows_per_partition = "ALL" }
 cqlengine.CACHING_KEYS_ONLY = { keys = "ALL", rows_per_partition = "NONE" }

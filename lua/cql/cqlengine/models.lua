@@ -55,6 +55,7 @@ local query = require "cql.cqlengine.query"
 local qb = require "cql.querybuilder"
 local compare = require "cql.util.compare"
 local UNSET = require("cql.util.sentinels").UNSET_VALUE
+local NULL = require("cql.util.sentinels").NULL
 
 local M = {}
 
@@ -377,7 +378,11 @@ function Instance:update(values, opts)
     end
   end
   local saved = {}
-  for k, v in pairs(values or {}) do saved[k] = self[k]; self[k] = v end
+  for k, v in pairs(values or {}) do
+    saved[k] = self[k]
+    if v == NULL then v = nil end
+    self[k] = v
+  end
   local ok, vals = pcall(validate_all, self)
   if not ok then
     for k, v in pairs(saved) do self[k] = v end

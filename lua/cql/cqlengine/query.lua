@@ -47,6 +47,7 @@ local cqlengine = require "cql.cqlengine"
 local connection = require "cql.cqlengine.connection"
 local qb = require "cql.querybuilder"
 local cqlquery = require "cql.query"
+local NULL = require("cql.util.sentinels").NULL
 
 local M = {}
 
@@ -558,6 +559,13 @@ function QuerySet:update(values)
     end
     local lbl = label(model, c)
     local t = c.db_type
+    if value == NULL then
+      -- The seed's update(col=None): a null, for a plain assignment only.
+      if op ~= nil or t == "counter" then
+        query_error(("%s: NULL only sets a column, not '%s' of a %s column"):format(model.__name, key, t), 2)
+      end
+      value = nil
+    end
     if op == nil then
       if t == "counter" then
         local v = c:validate(value, lbl)

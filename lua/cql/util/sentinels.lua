@@ -9,5 +9,8 @@ local M = {}
 M.EMPTY = setmetatable({}, { __tostring = function() return "EMPTY" end })
 --- An unset bound parameter.
 M.UNSET_VALUE = setmetatable({}, { __tostring = function() return "UNSET_VALUE" end })
+--- A null where Lua cannot hold nil: a value in a table of changes
+-- (`update{name = cqlengine.NULL}`, the seed's `update(name=None)`).
+M.NULL = setmetatable({}, { __tostring = function() return "NULL" end })
 
 return M
