@@ -112,6 +112,20 @@ describe("cqlua inside nginx", function()
     assert.are.equal(20, tonumber(after.prepare_hits) - tonumber(before.prepare_hits))
   end)
 
+  it("caches a PREPARE answered with server warnings (the message after them)", function()
+    -- Fake: a real node warns on PREPAREs only while its prepared-statement
+    -- cache is evicting (for a minute after), which a spec cannot order.
+    local test_server = require "test_server"
+    local srv = test_server.start({ { when = { opcode = "PREPARE" },
+      reply = { prepared = true, warnings = { "prepared statements discarded in the last minute" } } } },
+      { max_seconds = 120 })
+    finally(srv.stop)
+    -- Each worker caches on its first PREPARE; the requests reach both.
+    local hits = 0
+    for _ = 1, 10 do hits = hits + tonumber(get("/prepare_on?port=" .. srv.port).hit) end
+    assert.is_true(hits >= 8, hits .. " of 10 PREPAREs answered from the cache")
+  end)
+
   it("re-prepares after an UNPREPARED when the server does not know a cached statement", function()
     local r = get("/reprepare?step=1")
     assert.are.equal("10", r.value)

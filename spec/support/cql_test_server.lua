@@ -48,6 +48,7 @@
 --   no_answer = true, unprepared = true (EXECUTE: UNPREPARED once, then the
 --   rest of the rule or, without an answer in it, the rules below),
 --   delay_ms = N (before any of the above; combinable),
+--   warnings = { "text", ... } (server warnings on the answer, v4+),
 --   bind / columns (PREPARE: bind markers and result columns).
 -- A rule with times = N applies N times only. Without a matching answer the
 -- built-in defaults answer: SELECT ... FROM system.local one row, other
@@ -141,7 +142,7 @@ end
 -- the connection has switched to v5 framing); returns the bytes.
 local function encode(conn, version, stream, resp)
   C.cq_buf_reset(body_buf)
-  local flags = resp.npayload > 0 and 0x04 or 0 -- custom payload
+  local flags = bit.bor(resp.npayload > 0 and 0x04 or 0, resp.nwarnings > 0 and 0x08 or 0)
   local rc = C.cq_response_encode(body_buf, version, flags, resp)
   if rc ~= 0 then error("cannot encode a response: " .. ffi.string(C.cq_status_name(rc)), 0) end
   header.version, header.response, header.flags = version, 1, flags
@@ -597,8 +598,14 @@ local function answer(conn, d, t)
       end
       resp.payload, resp.npayload = entries, n
     end
+    local warnings
+    if t.warnings and #t.warnings > 0 and v >= 4 then
+      warnings = ffi.new("cq_str[?]", #t.warnings)
+      for i, w in ipairs(t.warnings) do set_str(warnings[i - 1], w) end
+      resp.warnings, resp.nwarnings = warnings, #t.warnings
+    end
     queue(conn, encode(conn, v, stream, resp))
-    return keep, entries
+    return keep, { entries, warnings }
   end
   if conn.closed then return end
   if t.close then return close_conn(conn, "rule: close") end

@@ -504,29 +504,69 @@ local function system_key(c, request)
   return c.pool .. "|" .. tonumber(C.cq_conn_version(c.cq)) .. "|" .. text
 end
 
+local FLAG_TRACING, FLAG_CUSTOM_PAYLOAD, FLAG_WARNING = 0x02, 0x04, 0x08
+
+local function u16(b, i) return b[i] * 256 + b[i + 1] end
+
+-- Where the message proper starts in a response body: after the tracing
+-- id, the warnings ([string list]) and the custom payload ([bytes map]),
+-- in that order, when the flags say they are there; nil when the body is
+-- too short for what the flags announce.
+local function message_offset(flags, b, n)
+  local i = 0
+  if bit.band(flags, FLAG_TRACING) ~= 0 then i = 16 end
+  if bit.band(flags, FLAG_WARNING) ~= 0 then
+    if i + 2 > n then return nil end
+    local entries = u16(b, i)
+    i = i + 2
+    for _ = 1, entries do
+      if i + 2 > n then return nil end
+      i = i + 2 + u16(b, i)
+    end
+  end
+  if bit.band(flags, FLAG_CUSTOM_PAYLOAD) ~= 0 then
+    if i + 2 > n then return nil end
+    local entries = u16(b, i)
+    i = i + 2
+    for _ = 1, entries do
+      if i + 2 > n then return nil end
+      i = i + 2 + u16(b, i) -- the key, a [string]
+      if i + 4 > n then return nil end
+      local len = bit.tobit(((b[i] * 256 + b[i + 1]) * 256 + b[i + 2]) * 256 + b[i + 3])
+      i = i + 4 + math.max(len, 0) -- the value, [bytes] (negative: null)
+    end
+  end
+  if i > n then return nil end
+  return i
+end
+
 -- Looks at a RESPONSE before its handler: a USE changes what pooling may
 -- assume; a PREPARE's RESULT is cached; an UNPREPARED invalidates the cache.
+-- Warnings and the like before the message are skipped: a server under
+-- prepared-statement cache pressure warns on every PREPARE for a minute,
+-- which must not turn the cache off (nor hide a USE).
 local function inspect(c, ev)
   local h = ev.frame.header
   local b, n = ev.frame.body, tonumber(ev.frame.body_len)
   local uid = tonumber(ev.user_id)
   local key = c.prepares and c.prepares[uid]
   if key then c.prepares[uid] = nil end
-  if n < 4 then return end
-  if type(key) == "table" then -- a system query: rows, all in one page
-    if h.opcode == OP_RESULT and b[3] == 2 and n >= 8 and bit.band(b[7], 0x02) == 0
-        and bit.band(h.flags, 0x0E) == 0 then
+  local at = message_offset(h.flags, b, n)
+  if not at or n - at < 4 then return end
+  if type(key) == "table" then -- a system query: rows, all in one page, nothing before them
+    if h.opcode == OP_RESULT and at == 0 and b[3] == 2 and n >= 8 and bit.band(b[7], 0x02) == 0 then
       system_cache[key.key] = { ffi.string(b, n), ngx.now() + NgxHost.system_cache_ttl }
     end
     return
   end
-  if h.opcode == OP_RESULT and b[0] == 0 and b[1] == 0 and b[2] == 0 then
-    if b[3] == 3 then
+  if h.opcode == OP_RESULT and b[at] == 0 and b[at + 1] == 0 and b[at + 2] == 0 then
+    if b[at + 3] == 3 then
       c.keyspace_changed = true
-    elseif b[3] == 4 and key and bit.band(h.flags, 0x0E) == 0 then
-      prepared_set(key, ffi.string(b, n))
+    elseif b[at + 3] == 4 and key then
+      -- Cached without what preceded it: a hit is answered with no flags.
+      prepared_set(key, ffi.string(b + at, n - at))
     end
-  elseif h.opcode == OP_ERROR and b[0] == 0 and b[1] == 0 and b[2] == 0x25 and b[3] == 0 then
+  elseif h.opcode == OP_ERROR and b[at] == 0 and b[at + 1] == 0 and b[at + 2] == 0x25 and b[at + 3] == 0 then
     prepared_invalidate()
   end
 end

@@ -254,6 +254,23 @@ function routes.query(args)
   end)
 end
 
+-- PREPAREs a statement on a test server (started by the spec, port in
+-- args): whether the worker's prepared cache answered it.
+function routes.prepare_on(args)
+  local Cluster = require("cql.cluster").Cluster
+  local cluster = Cluster { contact_points = { "127.0.0.1" }, port = tonumber(args.port), compression = false,
+                            schema_metadata_enabled = false, token_metadata_enabled = false }
+  local stats = require("cql.host.ngx").stats
+  local hits = stats.prepare_hits
+  local ok, res = pcall(function()
+    local s = check(cluster:connect(), nil, "connect")
+    check(s:prepare("SELECT v FROM ks.warned"), nil, "prepare")
+  end)
+  cluster:shutdown()
+  if not ok then error(res, 0) end
+  return { hit = stats.prepare_hits - hits }
+end
+
 -- A query through a node that wants a password (a test server started by
 -- the spec: the real integration node has authentication off).
 function routes.auth_query(args)
