@@ -18,6 +18,7 @@
 -- @module cql.request
 local ffi = require "ffi"
 local errors = require "cql.errors"
+local log = require "cql.log"
 
 local M = {}
 
@@ -32,6 +33,9 @@ local MAYBE_APPLIED = { ServerError = true, TruncateError = true, OperationTimed
                         ConnectionShutdown = true, ConnectionException = true }
 -- Errors that say the request was not executed at all.
 local NOT_APPLIED = { Overloaded = true, IsBootstrapping = true }
+-- Re-prepares of one execution after UNPREPARED before the error is the
+-- caller's.
+local MAX_REPREPARES = 3
 
 --- True for errors of the connection itself (closed, refused, saturated):
 -- a request that fails with one at send time was never written.
@@ -128,10 +132,18 @@ end
 
 local function on_error(self, ex, err)
   if self.done then return end
-  if err.name == "PreparedQueryNotFound" and not ex.reprepared then
-    -- The node forgot the statement (restart, table re-created): prepare it
-    -- again on that connection and resend there, unnoticed by the caller.
-    ex.reprepared = true
+  if err.name == "PreparedQueryNotFound" and (ex.reprepares or 0) < MAX_REPREPARES then
+    -- The node forgot the statement (restart, table re-created, eviction):
+    -- prepare it again on that connection and resend there, unnoticed by
+    -- the caller. A node whose prepared-statement cache is full can drop
+    -- the statement again at once (its admission policy favours entries
+    -- used more often, and each PREPARE counts as a use): a few attempts.
+    ex.reprepares = (ex.reprepares or 0) + 1
+    if ex.reprepares == 2 then
+      log.warn("host ", ex.host.address, " forgot a statement right after preparing it again: its prepared-",
+               "statement cache is full (too many distinct statements prepared? see the server's ",
+               "prepared_statements_cache_size)")
+    end
     local ps = self.call:find_prepared(err.query_id)
     if not ps then return fail(self, err) end
     return self.session:reprepare_on(ex.conn, ps, self.o.timeout):add_callbacks(function()

@@ -81,6 +81,30 @@ describe("retries on a two-node cluster of test servers", function()
     return cluster, session
   end
 
+  it("re-prepares up to three times when a node forgets a statement again at once", function()
+    -- Fake: a real node drops a freshly prepared statement only when its
+    -- prepared-statement cache is full and its admission policy says so.
+    local function forgetful(times)
+      local rules = {}
+      for i = 1, times do rules[i] = { when = { opcode = "EXECUTE" }, reply = { unprepared = true } } end
+      return rules
+    end
+    local cluster, session = connect(forgetful(2))
+    finally(function() cluster:shutdown() end)
+    local ps = assert(session:prepare("SELECT v FROM ks.t"))
+    local rs = assert(session:execute(ps, nil, { host = A }))
+    assert.equal(A, rs.coordinator.address)
+    assert.equal(2, session.reprepared)
+    cluster:shutdown()
+    test_server.stop_all()
+
+    cluster, session = connect(forgetful(4))
+    ps = assert(session:prepare("SELECT v FROM ks.t"))
+    local _, err = session:execute(ps, nil, { host = A })
+    assert.equal("PreparedQueryNotFound", err.name)
+    assert.equal(3, session.reprepared)
+  end)
+
   it("retries Unavailable once on the next host (the default RetryPolicy)", function()
     local cluster, session = connect({ { when = { query = "FROM ks%.t" }, reply = { error = {
       code = "Unavailable", consistency = "QUORUM", required = 2, alive = 1 } } } })

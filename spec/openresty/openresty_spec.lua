@@ -102,14 +102,25 @@ describe("cqlua inside nginx", function()
   end)
 
   it("shares prepared statements across requests and workers (no PREPARE round trip)", function()
-    get("/prepared?k=warm&v=1")
-    local before = stats()
-    for i = 1, 10 do
-      assert.are.equal(tostring(i), get("/prepared?k=share" .. i .. "&v=" .. i).value)
+    -- A round in which the server forgot a statement on its own (it
+    -- evicts under prepared-statement pressure: UNPREPARED, re-prepare,
+    -- the cache dropped) proves nothing about sharing: up to 3 rounds.
+    for _ = 1, 3 do
+      get("/prepared?k=warm&v=1")
+      local before, forgotten = stats(), 0
+      for i = 1, 10 do
+        local r = get("/prepared?k=share" .. i .. "&v=" .. i)
+        assert.are.equal(tostring(i), r.value)
+        forgotten = forgotten + tonumber(r.reprepared)
+      end
+      local after = stats()
+      if forgotten == 0 then
+        assert.are.equal(before.prepare_misses, after.prepare_misses)
+        assert.are.equal(20, tonumber(after.prepare_hits) - tonumber(before.prepare_hits))
+        return
+      end
     end
-    local after = stats()
-    assert.are.equal(before.prepare_misses, after.prepare_misses)
-    assert.are.equal(20, tonumber(after.prepare_hits) - tonumber(before.prepare_hits))
+    error("the server forgot prepared statements in every round")
   end)
 
   it("caches a PREPARE answered with server warnings (the message after them)", function()
@@ -127,17 +138,26 @@ describe("cqlua inside nginx", function()
   end)
 
   it("re-prepares after an UNPREPARED when the server does not know a cached statement", function()
-    local r = get("/reprepare?step=1")
+    -- A server evicting prepared statements (after the integration suite's
+    -- thousands) may forget one it has just prepared and answer UNPREPARED
+    -- on its own: step 1 (prepare, execute) is repeated until it ran
+    -- without one, so that step 2's UNPREPARED is the altered cache's.
+    local function clean_step1()
+      local r
+      for _ = 1, 5 do
+        r = get("/reprepare?step=1")
+        assert.are.equal("10", r.value)
+        if r.reprepared == "0" then return r end
+      end
+      error("every execute needed a re-prepare: " .. tostring(r.reprepared))
+    end
+    clean_step1()
+    local r = get("/reprepare?step=2")
     assert.are.equal("10", r.value)
-    assert.are.equal("0", r.reprepared)
-    r = get("/reprepare?step=2")
-    assert.are.equal("10", r.value)
-    assert.are.equal("1", r.hit)         -- the PREPARE came from the (altered) cache,
-    assert.are.equal("1", r.reprepared)  -- the server said UNPREPARED, the session prepared again,
-    assert.are.equal("1", r.invalidated) -- and the cache was dropped
-    r = get("/reprepare?step=1")          -- prepared on the server again, then cached
-    assert.are.equal("10", r.value)
-    assert.are.equal("0", r.reprepared)
+    assert.are.equal("1", r.hit)                     -- the PREPARE came from the (altered) cache,
+    assert.is_true(tonumber(r.reprepared) >= 1)      -- the server said UNPREPARED, the session prepared again,
+    assert.is_true(tonumber(r.invalidated) >= 1)     -- and the cache was dropped
+    clean_step1()                                    -- prepared on the server again, then cached
   end)
 
   it("runs queries in rewrite and access handlers", function()

@@ -2,6 +2,7 @@
 -- Every route answers "key=value" lines, or "ERROR <error>" with status 500.
 -- luacheck: globals ngx
 local serve = require "spec.openresty.support.serve"
+local must = serve.must
 local M = {}
 
 local KS = "ngx_test"
@@ -42,8 +43,8 @@ local routes = {}
 
 function routes.setup()
   return with_session(nil, function(s)
-    check(s:execute("CREATE KEYSPACE IF NOT EXISTS " .. KS
-      .. " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"), nil, "keyspace")
+    must("keyspace", s:execute("CREATE KEYSPACE IF NOT EXISTS " .. KS
+      .. " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"))
     check(s:execute("CREATE TABLE IF NOT EXISTS " .. KS .. ".kv (k text PRIMARY KEY, v int)"))
     check(s:execute("CREATE TABLE IF NOT EXISTS " .. KS
       .. ".items (p int, c int, v text, PRIMARY KEY (p, c))"))
@@ -60,22 +61,22 @@ function routes.crud(args)
   local k = args.k or "key"
   return with_session(KS, function(s)
     local out = {}
-    check(s:execute("INSERT INTO kv (k, v) VALUES (%s, %s)", { k, 1 }), nil, "insert")
-    local row = check(s:execute("SELECT v FROM kv WHERE k = %s", { k }), nil, "select"):one()
+    must("insert", s:execute("INSERT INTO kv (k, v) VALUES (%s, %s)", { k, 1 }))
+    local row = must("select", s:execute("SELECT v FROM kv WHERE k = %s", { k })):one()
     out.after_insert = row and row.v
-    check(s:execute("UPDATE kv SET v = %s WHERE k = %s", { 2, k }), nil, "update")
+    must("update", s:execute("UPDATE kv SET v = %s WHERE k = %s", { 2, k }))
     row = check(s:execute("SELECT v FROM kv WHERE k = %s", { k })):one()
     out.after_update = row and row.v
-    check(s:execute("DELETE FROM kv WHERE k = %s", { k }), nil, "delete")
+    must("delete", s:execute("DELETE FROM kv WHERE k = %s", { k }))
     row = check(s:execute("SELECT v FROM kv WHERE k = %s", { k })):one()
     out.after_delete = row == nil and "none" or tostring(row.v)
     -- A logged batch of a simple and a prepared statement.
     local query = require "cql.query"
-    local ins = check(s:prepare("INSERT INTO kv (k, v) VALUES (?, ?)"), nil, "prepare")
+    local ins = must("prepare", s:prepare("INSERT INTO kv (k, v) VALUES (?, ?)"))
     local batch = query.BatchStatement {}
     batch:add("INSERT INTO kv (k, v) VALUES (%s, %s)", { k .. "-b1", 11 })
     batch:add(ins, { k .. "-b2", 12 })
-    check(s:execute(batch), nil, "batch")
+    must("batch", s:execute(batch))
     local rs = check(s:execute("SELECT k, v FROM kv WHERE k IN (%s, %s)", { k .. "-b1", k .. "-b2" }))
     local sum = 0
     for r in rs:rows() do sum = sum + r.v end
@@ -108,10 +109,10 @@ end
 function routes.prepared(args)
   local k = args.k or "p"
   return with_session(KS, function(s)
-    local ins = check(s:prepare("INSERT INTO kv (k, v) VALUES (?, ?)"), nil, "prepare insert")
-    local sel = check(s:prepare("SELECT k, v FROM kv WHERE k = ?"), nil, "prepare select")
-    check(s:execute(ins, { k, tonumber(args.v or 7) }), nil, "execute insert")
-    local row = check(s:execute(sel, { k }), nil, "execute select"):one()
+    local ins = must("prepare insert", s:prepare("INSERT INTO kv (k, v) VALUES (?, ?)"))
+    local sel = must("prepare select", s:prepare("SELECT k, v FROM kv WHERE k = ?"))
+    must("execute insert", s:execute(ins, { k, tonumber(args.v or 7) }))
+    local row = must("execute select", s:execute(sel, { k })):one()
     return { value = row and row.v, id = ngx.encode_base64(sel.query_id), worker = ngx.worker.pid(),
              reprepared = s.reprepared }
   end)
@@ -124,8 +125,8 @@ end
 -- again on the server.
 function routes.reprepare(args)
   return with_session(KS, function(s)
-    check(s:execute("CREATE TABLE IF NOT EXISTS rp (k int PRIMARY KEY, v int)"), nil, "create")
-    check(s:execute("INSERT INTO rp (k, v) VALUES (1, 10)"), nil, "insert")
+    must("create", s:execute("CREATE TABLE IF NOT EXISTS rp (k int PRIMARY KEY, v int)"))
+    must("insert", s:execute("INSERT INTO rp (k, v) VALUES (1, 10)"))
     if args.step == "2" then
       local dict = ngx.shared.cqlua_prepared
       for _, key in ipairs(dict:get_keys(0)) do
@@ -139,8 +140,8 @@ function routes.reprepare(args)
     end
     local stats = require("cql.host.ngx").stats
     local hits, inval = stats.prepare_hits, stats.prepared_invalidations
-    local ps = check(s:prepare("SELECT v FROM rp WHERE k = ?"), nil, "prepare")
-    local row = check(s:execute(ps, { 1 }), nil, "execute"):one()
+    local ps = must("prepare", s:prepare("SELECT v FROM rp WHERE k = ?"))
+    local row = must("execute", s:execute(ps, { 1 })):one()
     return { value = row and row.v, reprepared = s.reprepared, hit = stats.prepare_hits - hits,
              invalidated = stats.prepared_invalidations - inval }
   end)
@@ -156,7 +157,7 @@ function routes.concurrent()
     for i = 1, 40 do futures[i] = s:execute_async(sel, { i }) end
     local ok = 0
     for i = 1, 40 do
-      local rs = check(futures[i]:result(), nil, "async " .. i)
+      local rs = must("async " .. i, futures[i]:result())
       local row = rs:one()
       if row and row.c == i then ok = ok + 1 end
     end
@@ -263,8 +264,8 @@ function routes.prepare_on(args)
   local stats = require("cql.host.ngx").stats
   local hits = stats.prepare_hits
   local ok, res = pcall(function()
-    local s = check(cluster:connect(), nil, "connect")
-    check(s:prepare("SELECT v FROM ks.warned"), nil, "prepare")
+    local s = must("connect", cluster:connect())
+    must("prepare", s:prepare("SELECT v FROM ks.warned"))
   end)
   cluster:shutdown()
   if not ok then error(res, 0) end

@@ -66,6 +66,7 @@ local function check(v, err, what)
   if v == nil or v == false then error((what or "call") .. ": " .. tostring(err), 0) end
   return v
 end
+local must = serve.must
 
 -- Connections this worker's stats saw open (handshake or from the pool).
 local function opened()
@@ -77,29 +78,29 @@ local routes = {}
 
 -- Keyspace and tables, from scratch; the paged partition filled.
 function routes.setup()
-  check(management.drop_keyspace(M.KS), nil, "drop_keyspace")
-  check(management.create_keyspace_simple(M.KS, 1), nil, "create_keyspace_simple")
+  must("drop_keyspace", management.drop_keyspace(M.KS))
+  must("create_keyspace_simple", management.create_keyspace_simple(M.KS, 1))
   for _, model in ipairs({ Thing, Item, Acct, Person }) do
-    check(management.sync_table(model), nil, "sync_table " .. model.__name)
-    check(management.sync_table(model), nil, "sync_table again " .. model.__name) -- reads system_schema
+    must("sync_table " .. model.__name, management.sync_table(model))
+    must("sync_table again " .. model.__name, management.sync_table(model)) -- reads system_schema
   end
-  for c = 1, ROWS do check(Item:create { p = 1, c = c, v = "item" .. c }, nil, "create item") end
+  for c = 1, ROWS do must("create item", Item:create { p = 1, c = c, v = "item" .. c }) end
   -- What the server has now, read back through the ORM.
-  local n = check(Item.objects:filter { p = 1 }:count(), nil, "count")
+  local n = must("count", Item.objects:filter { p = 1 }:count())
   return { setup = "done", items = n }
 end
 
 function routes.drop()
-  check(management.drop_keyspace(M.KS), nil, "drop_keyspace")
+  must("drop_keyspace", management.drop_keyspace(M.KS))
   return { dropped = M.KS }
 end
 
 -- Save then get, in one request; the two queries share the handler's session.
 function routes.save_get(args)
   local id = tonumber(args.id)
-  local t = check(Thing { id = id, name = args.name, n = tonumber(args.n) }:save(), nil, "save")
+  local t = must("save", Thing { id = id, name = args.name, n = tonumber(args.n) }:save())
   local s1 = connection.get_session()
-  local got = check(Thing.objects:get { id = id }, nil, "get")
+  local got = must("get", Thing.objects:get { id = id })
   local s2 = connection.get_session()
   return { name = got.name, n = got.n, persisted = tostring(t:is_persisted()),
            same_session = tostring(s1 == s2) }
@@ -122,7 +123,7 @@ end
 -- The hot path of an application: one get, with the connections it used.
 function routes.hot()
   local before = opened()
-  local t = check(Thing.objects:get { id = 1 }, nil, "get")
+  local t = must("get", Thing.objects:get { id = 1 })
   local cluster = connection.get_cluster()
   return { name = t.name, worker = ngx.worker.pid(), conns = opened() - before,
            node_list = tostring(cluster.node_list ~= nil), control = tostring(cluster.control ~= nil) }
@@ -131,7 +132,7 @@ end
 -- The same through a named connection configured with dict = false: a
 -- plain Cluster with its own control connection.
 function routes.plain()
-  local t = check(Thing:using { connection = "plain" }.objects:get { id = 1 }, nil, "get")
+  local t = must("get", Thing:using { connection = "plain" }.objects:get { id = 1 })
   local cluster = connection.get_cluster("plain")
   return { name = t.name, node_list = tostring(cluster.node_list ~= nil),
            control = tostring(cluster.control ~= nil),
@@ -146,15 +147,15 @@ function routes.filter()
     sum = sum + it.c
   end
   out.range_sum = sum
-  local list = check(Item.objects:filter { p = 1, c__in = { 3, 5, 7, 999 } }:all(), nil, "in")
+  local list = must("in", Item.objects:filter { p = 1, c__in = { 3, 5, 7, 999 } }:all())
   local cs = {}
   for i, it in ipairs(list) do cs[i] = it.c end
   out.in_cs = table.concat(cs, ",")
-  local top = check(Item.objects:filter { p = 1 }:order_by("-c"):limit(3):all(), nil, "order_by")
+  local top = must("order_by", Item.objects:filter { p = 1 }:order_by("-c"):limit(3):all())
   cs = {}
   for i, it in ipairs(top) do cs[i] = it.c end
   out.top3 = table.concat(cs, ",")
-  out.count_gte = check(Item.objects:filter { p = 1, c__gte = 200 }:count(), nil, "count")
+  out.count_gte = must("count", Item.objects:filter { p = 1, c__gte = 200 }:count())
   return out
 end
 
@@ -174,27 +175,27 @@ end
 
 function routes.update_delete()
   local out = {}
-  local a = check(Thing:create { id = 101, name = "a", n = 1 }, nil, "create a")
-  check(Thing:create { id = 102, name = "b", n = 2 }, nil, "create b")
-  check(Thing:create { id = 103, name = "c", n = 3 }, nil, "create c")
-  check(a:update { n = 10 }, nil, "instance update")
-  out.instance_update = check(Thing.objects:get { id = 101 }, nil, "get a").n
-  check(Thing.objects:filter { id = 102 }:update { name = "bee" }, nil, "queryset update")
-  out.queryset_update = check(Thing.objects:get { id = 102 }, nil, "get b").name
-  check(a:delete(), nil, "instance delete")
+  local a = must("create a", Thing:create { id = 101, name = "a", n = 1 })
+  must("create b", Thing:create { id = 102, name = "b", n = 2 })
+  must("create c", Thing:create { id = 103, name = "c", n = 3 })
+  must("instance update", a:update { n = 10 })
+  out.instance_update = must("get a", Thing.objects:get { id = 101 }).n
+  must("queryset update", Thing.objects:filter { id = 102 }:update { name = "bee" })
+  out.queryset_update = must("get b", Thing.objects:get { id = 102 }).name
+  must("instance delete", a:delete())
   local _, err = Thing.objects:get { id = 101 }
   out.instance_delete = err and err.name or "still there"
-  check(Thing.objects:filter { id__in = { 102, 103 } }:delete(), nil, "queryset delete")
-  out.queryset_delete_left = check(Thing.objects:filter { id__in = { 102, 103 } }:count(), nil, "count")
+  must("queryset delete", Thing.objects:filter { id__in = { 102, 103 } }:delete())
+  out.queryset_delete_left = must("count", Thing.objects:filter { id__in = { 102, 103 } }:count())
   return out
 end
 
 -- A user type and a collection, written and read back.
 function routes.udt()
-  check(Person:create { id = 1, home = Address { street = "Elm", zip = 1000 }, tags = { "a", "b" } }, nil, "create")
-  local p = check(Person.objects:get { id = 1 }, nil, "get")
-  check(Person.objects:filter { id = 1 }:update { tags__add = { "c" } }, nil, "update")
-  local q = check(Person.objects:get { id = 1 }, nil, "get again")
+  must("create", Person:create { id = 1, home = Address { street = "Elm", zip = 1000 }, tags = { "a", "b" } })
+  local p = must("get", Person.objects:get { id = 1 })
+  must("update", Person.objects:filter { id = 1 }:update { tags__add = { "c" } })
+  local q = must("get again", Person.objects:get { id = 1 })
   local tags = {}
   for _, t in ipairs(q.tags:items()) do tags[#tags + 1] = t end
   return { street = p.home.street, zip = p.home.zip, is_address = tostring(getmetatable(p.home) == Address.instance_mt),
@@ -202,13 +203,13 @@ function routes.udt()
 end
 
 function routes.batch()
-  check(Thing:create { id = 203, name = "doomed" }, nil, "create")
+  must("create", Thing:create { id = 203, name = "doomed" })
   local b = query.BatchQuery {}
-  check(b:run(function(batch)
+  must("batch", b:run(function(batch)
     Thing:create({ id = 201, name = "one" }, { batch = batch })
     Thing { id = 202, name = "two" }:save { batch = batch }
     Thing.objects:filter { id = 203 }:batch(batch):delete()
-  end), nil, "batch")
+  end))
   local got = {}
   for _, id in ipairs({ 201, 202, 203 }) do
     local t = Thing.objects:get { id = id }
@@ -220,7 +221,7 @@ end
 function routes.lwt(args)
   local id = tonumber(args.id)
   local out = {}
-  local a = check(Acct { id = id, owner = "ann", balance = 10 }:save { if_not_exists = true }, nil, "first insert")
+  local a = must("first insert", Acct { id = id, owner = "ann", balance = 10 }:save { if_not_exists = true })
   out.first = a.owner
   local b, err = Acct { id = id, owner = "bob", balance = 99 }:save { if_not_exists = true }
   out.second = tostring(b)
@@ -228,12 +229,12 @@ function routes.lwt(args)
   out.second_is_lwt = tostring(err ~= nil and err:is_a(cqlengine.LWTException))
   out.existing_owner = err and err.existing and err.existing.owner
   out.existing_balance = err and err.existing and err.existing.balance
-  check(a:update({ balance = 5 }, { iff = { balance = 10 } }), nil, "iff applied")
+  must("iff applied", a:update({ balance = 5 }, { iff = { balance = 10 } }))
   local ok
   ok, err = Acct.objects:filter { id = id }:iff { owner = "zed" }:update { balance = 0 }
   out.qs_iff = tostring(ok)
   out.qs_iff_existing_owner = err and err.existing and err.existing.owner -- the condition's columns
-  out.balance = check(Acct.objects:get { id = id }, nil, "get").balance
+  out.balance = must("get", Acct.objects:get { id = id }).balance
   return out
 end
 
@@ -241,10 +242,10 @@ end
 -- request of this worker used (kept here, per worker, on purpose).
 local previous_session
 function routes.fresh()
-  local s = check(connection.get_session(), nil, "session")
+  local s = must("session", connection.get_session())
   local reused = previous_session ~= nil and s == previous_session
   previous_session = s
-  check(Thing.objects:filter { id = 1 }:count(), nil, "count")
+  must("count", Thing.objects:filter { id = 1 }:count())
   return { reused_previous = tostring(reused), worker = ngx.worker.pid() }
 end
 
@@ -253,7 +254,7 @@ end
 -- reference behind would.
 local forgotten = {}
 function routes.forget()
-  local t = check(Thing.objects:get { id = 1 }, nil, "get")
+  local t = must("get", Thing.objects:get { id = 1 })
   forgotten[#forgotten + 1] = connection.get_session()
   return { name = t.name, worker = ngx.worker.pid() }
 end
@@ -266,8 +267,8 @@ function routes.timer(args)
   local ok, err = ngx.timer.at(0, function(premature)
     if premature then return end
     local pok, res = pcall(connection.scoped, function()
-      check(Thing:create { id = id, name = "from timer", n = 42 }, nil, "create")
-      local t = check(Thing.objects:get { id = id }, nil, "get")
+      must("create", Thing:create { id = id, name = "from timer", n = 42 })
+      local t = must("get", Thing.objects:get { id = id })
       return t.name .. "/" .. t.n
     end)
     -- After scoped, no cluster is left for this timer.
@@ -286,10 +287,10 @@ function routes.foreign_session()
   local key = "orm_foreign:" .. ngx.now() .. ":" .. math.random(1e9)
   local cluster = require("cql.cluster").Cluster { contact_points = hosts(), schema_metadata_enabled = false,
                                                    token_metadata_enabled = false }
-  local session = check(cluster:connect(), nil, "connect")
+  local session = must("connect", cluster:connect())
   local name = "given" .. ngx.worker.pid()
   assert(connection.register_connection(name, { session = session }))
-  local here = check(Thing:using { connection = name }.objects:get { id = 1 }, nil, "get here").name
+  local here = must("get here", Thing:using { connection = name }.objects:get { id = 1 }).name
   local ok, err = ngx.timer.at(0, function(premature)
     if premature then return end
     local pok, e = pcall(function() return Thing:using { connection = name }.objects:get { id = 1 } end)
@@ -310,7 +311,7 @@ end
 
 -- What the rewrite handler did, then the content handler's own query.
 function routes.after_rewrite()
-  local t = check(Thing.objects:get { id = 1 }, nil, "get in content")
+  local t = must("get in content", Thing.objects:get { id = 1 })
   local s = connection.get_session()
   return { rewrite = ngx.ctx.orm_rewrite or "none", content = t.name,
            own_session = tostring(s ~= nil and s ~= ngx.ctx.orm_rewrite_session) }
@@ -345,7 +346,7 @@ end
 function M.rewrite()
   local args = ngx.req.get_uri_args()
   local ok, res = pcall(function()
-    local t = check(Thing.objects:get { id = 1 }, nil, "get in rewrite")
+    local t = must("get in rewrite", Thing.objects:get { id = 1 })
     ngx.ctx.orm_rewrite_session = connection.get_session()
     return t.name
   end)

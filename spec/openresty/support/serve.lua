@@ -4,6 +4,13 @@
 -- luacheck: globals ngx
 local M = {}
 
+--- `must("what", f())`: f's first result, or an error naming `what` and
+-- f's error (what `check(f(), nil, "what")` would have dropped).
+function M.must(what, v, err)
+  if v == nil or v == false then error(what .. ": " .. tostring(err), 0) end
+  return v
+end
+
 --- Says a table as sorted `key=value` lines (newlines in values flattened).
 function M.say_table(t)
   local keys = {}

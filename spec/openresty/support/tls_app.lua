@@ -15,6 +15,7 @@
 -- NoHostAvailable) and `i_option` (of an UnsupportedOperation).
 -- luacheck: globals ngx
 local M = {}
+local must = require("spec.openresty.support.serve").must
 
 local KS = "ngx_tls_test"
 
@@ -38,8 +39,8 @@ local function ssl_options(st)
 end
 
 local function crud(s)
-  local ins = check(s:prepare("INSERT INTO kv (k, v) VALUES (?, ?)"), nil, "prepare insert")
-  local sel = check(s:prepare("SELECT v FROM kv WHERE k = ?"), nil, "prepare select")
+  local ins = must("prepare insert", s:prepare("INSERT INTO kv (k, v) VALUES (?, ?)"))
+  local sel = must("prepare select", s:prepare("SELECT v FROM kv WHERE k = ?"))
   check(s:execute(ins, { "tls", 41 }))
   local first = check(s:execute(sel, { "tls" })):one()
   check(s:execute("UPDATE kv SET v = %s WHERE k = %s", { 42, "tls" }))
@@ -94,9 +95,9 @@ function routes.setup(args)
     error("connect: " .. tostring(err), 0)
   end
   local ok, res = pcall(function()
-    check(s:execute("CREATE KEYSPACE IF NOT EXISTS " .. KS
-      .. " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"), nil, "keyspace")
-    check(s:execute("CREATE TABLE IF NOT EXISTS " .. KS .. ".kv (k text PRIMARY KEY, v int)"), nil, "table")
+    must("keyspace", s:execute("CREATE KEYSPACE IF NOT EXISTS " .. KS
+      .. " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"))
+    must("table", s:execute("CREATE TABLE IF NOT EXISTS " .. KS .. ".kv (k text PRIMARY KEY, v int)"))
   end)
   cluster:shutdown()
   if not ok then error(res, 0) end
