@@ -41,6 +41,7 @@ http {
   lua_shared_dict cqlua_cluster 1m;
   lua_shared_dict cqlua_prepared 1m;
   lua_shared_dict bench 1m;
+  lua_shared_dict bench_latency 4m;
   lua_shared_dict cqlua_stats 1m;
   lua_socket_log_errors off;
   init_worker_by_lua_block { require("bench.openresty.handlers").init_worker() }
@@ -125,8 +126,16 @@ local ok, err = pcall(function()
   local base = ("http://127.0.0.1:%d"):format(server.port)
   capture(("wrk -t2 -c%d -d2s %q >/dev/null 2>&1"):format(CONNECTIONS, base .. "/cql?k=k1"))
   capture(("wrk -t2 -c%d -d2s %q >/dev/null 2>&1"):format(CONNECTIONS, base .. "/floor"))
-  local floor = run_wrk(base .. "/floor")
-  local cql = run_wrk(base .. "/cql?k=k1")
+  -- Each run is preceded by a reset of the per-worker latencies and
+  -- followed by reading them.
+  local function measured(path, kind)
+    server:get("/reset_latency")
+    local r = run_wrk(base .. path)
+    r.workers = server:get("/latency?kind=" .. kind)
+    return r
+  end
+  local floor = measured("/floor", "floor")
+  local cql = measured("/cql?k=k1", "cql")
   -- The server's ceiling: the same SELECT with as many requests in flight
   -- from the libuv driver in one process (no nginx, no HTTP).
   local runner = os.getenv("CQLUA_RUNNER_BIN") or (nginx.ROOT .. "/build/cqlua")
@@ -151,6 +160,16 @@ local ok, err = pcall(function()
   end
   if cql.rps and floor.rps then
     print(("ratio floor/cqlua: %.1fx req/s, p99 %.1fx"):format(floor.rps / cql.rps, cql.p99 / floor.p99))
+  end
+  -- Per worker, measured inside nginx (header read to answer, 0.1 ms buckets).
+  for _, r in ipairs { { "prepared SELECT", cql }, { "floor", floor } } do
+    for line in r[2].workers:gmatch("[^\n]+") do
+      local pid, n, p99 = line:match("pid=(%d+) n=(%d+) p99_ms=([%d.]+)")
+      if pid then
+        print(("  %-16s worker %-7s %7.0f req/s  p99 %6.1f ms"):format(r[1], pid, tonumber(n) / SECONDS,
+          tonumber(p99)))
+      end
+    end
   end
   if cql.rps and ceiling_rps then
     print(("ratio ceiling/cqlua: %.1fx req/s"):format(ceiling_rps / cql.rps))

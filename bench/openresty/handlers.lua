@@ -21,6 +21,15 @@ end
 
 local routes = {}
 
+-- Each measured request's time in the worker (from nginx reading its
+-- header to its answer), in 0.1 ms buckets by kind and worker pid, so
+-- that bench.lua can print p99 per worker (wrk's p99 mixes the workers).
+local function record_latency(kind)
+  ngx.update_time()
+  local bucket = math.min(math.floor((ngx.now() - ngx.req.start_time()) * 10000), 100000)
+  ngx.shared.bench_latency:incr(("%s:%d:%d"):format(kind, ngx.worker.pid(), bucket), 1, 0)
+end
+
 function routes.setup()
   local c = cluster()
   local s = assert(c:connect())
@@ -67,6 +76,7 @@ function routes.cql()
   end
   local row = rs:one()
   ngx.say(row and row.v or "")
+  record_latency("cql")
 end
 
 local request_bytes
@@ -90,6 +100,7 @@ function routes.floor()
   end
   sock:setkeepalive(60000, 64)
   ngx.say(#data)
+  record_latency("floor")
 end
 
 -- Time of the parts of the /cql work, done `n` times in this request
@@ -118,6 +129,40 @@ function routes.profile()
   end
   for _, k in ipairs({ "create", "connect", "prepare", "execute", "shutdown" }) do
     ngx.say(k, "=", ("%.3f"):format(t[k] / n * 1000), " ms")
+  end
+end
+
+function routes.reset_latency()
+  ngx.shared.bench_latency:flush_all()
+  ngx.say("ok")
+end
+
+-- Per worker: `pid=<pid> n=<requests> p99_ms=<ms>` for `?kind=`.
+function routes.latency()
+  local kind = ngx.var.arg_kind or "cql"
+  local by_pid = {}
+  local d = ngx.shared.bench_latency
+  for _, key in ipairs(d:get_keys(0)) do
+    local k, pid, bucket = key:match("^(%w+):(%d+):(%d+)$")
+    if k == kind then
+      local w = by_pid[pid] or {}
+      by_pid[pid] = w
+      w[#w + 1] = { tonumber(bucket), d:get(key) }
+    end
+  end
+  for pid, w in pairs(by_pid) do
+    table.sort(w, function(a, b) return a[1] < b[1] end)
+    local n = 0
+    for _, b in ipairs(w) do n = n + b[2] end
+    local seen, p99 = 0, 0
+    for _, b in ipairs(w) do
+      seen = seen + b[2]
+      if seen >= n * 0.99 then
+        p99 = (b[1] + 1) / 10
+        break
+      end
+    end
+    ngx.say(("pid=%s n=%d p99_ms=%.1f"):format(pid, n, p99))
   end
 end
 
