@@ -369,10 +369,11 @@ function Connection:query(cql, timeout, o)
   req.u.query.query.p = cql
   req.u.query.query.len = #cql
   set_params(req.u.query.params, o)
-  local flags, anchor = frame_flags(req, o)
-  local f = self:send(req, timeout, flags)
-  local _ = anchor
-  return f
+  local flags
+  -- The payload entries stay referenced until the next request: a local
+  -- read after the send may be dropped by a compiled trace.
+  flags, self.payload_anchor = frame_flags(req, o)
+  return self:send(req, timeout, flags)
 end
 
 --- Sends a PREPARE for `cql`; the future's response has kind "prepared".
@@ -398,10 +399,11 @@ function Connection:execute(id, metadata_id, values, nvalues, timeout, o)
   e.params.values, e.params.nvalues = values, nvalues
   o = o or {}
   set_params(e.params, o)
-  local flags, anchor = frame_flags(req, o)
-  local f = self:send(req, timeout, flags)
-  local _ = anchor
-  return f
+  local flags
+  -- The payload entries stay referenced until the next request: a local
+  -- read after the send may be dropped by a compiled trace.
+  flags, self.payload_anchor = frame_flags(req, o)
+  return self:send(req, timeout, flags)
 end
 
 --- Sends a BATCH.
@@ -426,12 +428,14 @@ function Connection:batch(batch_type, entries, timeout, o)
   local req = new_request(OP.BATCH)
   local b = req.u.batch
   b.type, b.nstmts, b.stmts = batch_type, n, stmts
+  self.batch_anchor = stmts -- referenced until the next batch, as the payload below
   o = o or {}
   set_common(b, o)
-  local flags, anchor = frame_flags(req, o)
-  local f = self:send(req, timeout, flags)
-  local _ = anchor
-  return f
+  local flags
+  -- The payload entries stay referenced until the next request: a local
+  -- read after the send may be dropped by a compiled trace.
+  flags, self.payload_anchor = frame_flags(req, o)
+  return self:send(req, timeout, flags)
 end
 
 --- Closes the connection; requests in flight fail with ConnectionShutdown.

@@ -660,9 +660,11 @@ local function synthetic(c, kind, text, extra)
     f.header.length = #body
     f.body, f.body_len = ffi.cast("const uint8_t *", body), #body
   end
+  -- The event points into `buf` and `body`: they stay referenced from the
+  -- connection record until its next made-up event, which no compiled
+  -- trace can drop (a local read after the dispatch is no such guarantee).
+  c.event_text, c.event_body = buf, body
   dispatch(c, ev)
-  local _ = buf
-  local _ = body
 end
 
 -- Writes everything the connection queued.
