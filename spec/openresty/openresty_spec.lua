@@ -3,11 +3,7 @@
 -- support/app.lua, the nginx harness in support/nginx.lua.
 local nginx = require "spec.openresty.support.nginx"
 
-local function parse(body)
-  local t = {}
-  for k, v in body:gmatch("([%w_]+)=([^\n]*)") do t[k] = v end
-  return t
-end
+local parse = nginx.parse_kv
 
 local available, why = nginx.available()
 

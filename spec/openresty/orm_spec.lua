@@ -7,11 +7,7 @@
 -- releasing it to the keepalive pool. Handlers: support/orm_app.lua.
 local nginx = require "spec.openresty.support.nginx"
 
-local function parse(body)
-  local t = {}
-  for k, v in body:gmatch("([%w_]+)=([^\n]*)") do t[k] = v end
-  return t
-end
+local parse = nginx.parse_kv
 
 -- Replaces the one occurrence of `old` in `text` (plain text), or fails:
 -- the spec must notice when the harness's configuration changes shape.

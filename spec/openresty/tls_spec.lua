@@ -15,11 +15,7 @@ local function sh(cmd)
   return ok == 0 or ok == true
 end
 
-local function parse(body)
-  local t = {}
-  for k, v in body:gmatch("([%w_]+)=([^\n]*)") do t[k] = v end
-  return t
-end
+local parse = nginx.parse_kv
 
 -- The TLS node: from the environment, or started here.
 local function tls_node()

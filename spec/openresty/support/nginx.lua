@@ -128,6 +128,13 @@ ${HTTP_EXTRA}
 }
 ]]
 
+--- The `key=value` lines the test applications answer, as a table.
+function M.parse_kv(body)
+  local t = {}
+  for k, v in body:gmatch("([%w_]+)=([^\n]*)") do t[k] = v end
+  return t
+end
+
 --- The default configuration, for specs that derive their own template.
 M.CONF = CONF
 
