@@ -256,6 +256,20 @@ local function if_exists(self)
   return derive(self, { if_exists_ = true })
 end
 
+-- DROP KEYSPACE / TABLE / INDEX / TYPE: one name, and IF EXISTS. Returns
+-- the constructor; `name_of` validates and quotes the name.
+local function drop_statement(kind, fname, name_of, what)
+  local methods, mt = statement_class(kind)
+  --- IF EXISTS: nothing happens when the object does not exist.
+  methods.if_exists = if_exists
+  function methods:render()
+    return kind .. " " .. (self.if_exists_ and "IF EXISTS " or "") .. self.name
+  end
+  return function(name)
+    return setmetatable({ kind = kind, name = name_of(fname, 1, name, what) }, mt)
+  end
+end
+
 local function if_not_exists(self)
   return derive(self, { if_not_exists_ = true })
 end
@@ -379,26 +393,11 @@ function AlterKeyspace:render()
   return "ALTER KEYSPACE " .. self.name .. keyspace_with(self)
 end
 
-local DropKeyspace, DropKeyspaceMT = statement_class("DROP KEYSPACE")
-
---- A DROP KEYSPACE statement.
+--- A DROP KEYSPACE statement (with `if_exists()`).
+-- @function drop_keyspace
 -- @tparam string name the keyspace
 -- @return a DROP KEYSPACE builder
-function M.drop_keyspace(name)
-  return setmetatable({ kind = "DROP KEYSPACE", name = simple_name("drop_keyspace", 1, name, "keyspace name") },
-    DropKeyspaceMT)
-end
-
---- IF EXISTS: nothing happens when the keyspace does not exist.
--- @function if_exists
--- @return a new builder
-DropKeyspace.if_exists = if_exists
-
---- The CQL text (internal: `build` calls it).
--- @local
-function DropKeyspace:render()
-  return "DROP KEYSPACE " .. (self.if_exists_ and "IF EXISTS " or "") .. self.name
-end
+M.drop_keyspace = drop_statement("DROP KEYSPACE", "drop_keyspace", simple_name, "keyspace name")
 
 ---------------------------------------------------------------------------
 -- Tables
@@ -666,26 +665,11 @@ function AlterTable:render()
   return "ALTER TABLE " .. self.table .. " " .. render_alter_items(self)
 end
 
-local DropTable, DropTableMT = statement_class("DROP TABLE")
-
---- A DROP TABLE statement.
+--- A DROP TABLE statement (with `if_exists()`).
+-- @function drop_table
 -- @tparam string tbl `"t"` or `"keyspace.t"`
 -- @return a DROP TABLE builder
-function M.drop_table(tbl)
-  return setmetatable({ kind = "DROP TABLE", table = qualified_name("drop_table", 1, tbl, "table name") },
-    DropTableMT)
-end
-
---- IF EXISTS: nothing happens when the table does not exist.
--- @function if_exists
--- @return a new builder
-DropTable.if_exists = if_exists
-
---- The CQL text (internal: `build` calls it).
--- @local
-function DropTable:render()
-  return "DROP TABLE " .. (self.if_exists_ and "IF EXISTS " or "") .. self.table
-end
+M.drop_table = drop_statement("DROP TABLE", "drop_table", qualified_name, "table name")
 
 ---------------------------------------------------------------------------
 -- Indexes
@@ -785,26 +769,11 @@ function CreateIndex:render()
   return table.concat(parts, " ")
 end
 
-local DropIndex, DropIndexMT = statement_class("DROP INDEX")
-
---- A DROP INDEX statement (`"name"` or `"keyspace.name"`).
+--- A DROP INDEX statement (`"name"` or `"keyspace.name"`; with `if_exists()`).
+-- @function drop_index
 -- @tparam string name
 -- @return a DROP INDEX builder
-function M.drop_index(name)
-  return setmetatable({ kind = "DROP INDEX", name = qualified_name("drop_index", 1, name, "index name") },
-    DropIndexMT)
-end
-
---- IF EXISTS: nothing happens when the index does not exist.
--- @function if_exists
--- @return a new builder
-DropIndex.if_exists = if_exists
-
---- The CQL text (internal: `build` calls it).
--- @local
-function DropIndex:render()
-  return "DROP INDEX " .. (self.if_exists_ and "IF EXISTS " or "") .. self.name
-end
+M.drop_index = drop_statement("DROP INDEX", "drop_index", qualified_name, "index name")
 
 ---------------------------------------------------------------------------
 -- User-defined types
@@ -886,25 +855,11 @@ function AlterType:render()
   return "ALTER TYPE " .. self.name .. " " .. render_alter_items(self)
 end
 
-local DropType, DropTypeMT = statement_class("DROP TYPE")
-
---- A DROP TYPE statement.
+--- A DROP TYPE statement (with `if_exists()`).
+-- @function drop_type
 -- @tparam string name `"t"` or `"keyspace.t"`
 -- @return a DROP TYPE builder
-function M.drop_type(name)
-  return setmetatable({ kind = "DROP TYPE", name = qualified_name("drop_type", 1, name, "type name") }, DropTypeMT)
-end
-
---- IF EXISTS: nothing happens when the type does not exist.
--- @function if_exists
--- @return a new builder
-DropType.if_exists = if_exists
-
---- The CQL text (internal: `build` calls it).
--- @local
-function DropType:render()
-  return "DROP TYPE " .. (self.if_exists_ and "IF EXISTS " or "") .. self.name
-end
+M.drop_type = drop_statement("DROP TYPE", "drop_type", qualified_name, "type name")
 
 --- Whether a value is a schema (DDL) builder of this module.
 -- @param v
