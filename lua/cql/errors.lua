@@ -57,9 +57,14 @@ function Error.__tostring(err)
   return err.name .. code .. ": " .. tostring(err.message) .. info_string(err) .. host
 end
 
---- Defines an error class. `fields` lists the structured attributes
--- (shown by tostring); they are inherited by subclasses.
-local function class(name, parent, fields)
+--- Defines an error class (not registered in this module: the ORM's
+-- classes, per-model ones included, use it too). `fields` lists the
+-- structured attributes (shown by tostring); subclasses inherit them.
+-- @tparam string name
+-- @param parent a class or nil
+-- @tparam[opt] {string,...} fields
+-- @return the class, callable with a table of fields
+function errors.define_class(name, parent, fields)
   local c = { name = name, parent = parent, __index = nil, __tostring = Error.__tostring }
   c.__index = c
   local all = {}
@@ -78,6 +83,11 @@ local function class(name, parent, fields)
       return setmetatable(t, cls)
     end,
   })
+  return c
+end
+
+local function class(name, parent, fields)
+  local c = errors.define_class(name, parent, fields)
   errors[name] = c
   return c
 end

@@ -43,35 +43,15 @@ local errors = require "cql.errors"
 
 local cqlengine = {}
 
--- The base of every error object (is_a, tostring) is reachable through
--- any root class of cql.errors.
-local ErrorBase = getmetatable(errors.DriverException).__index
-local tostring_error = errors.DriverException.__tostring
-
 --- Defines an error class in the style of `cql.errors` (callable with a
--- table of fields; `is_a` and `tostring` work). Used for the per-model
--- DoesNotExist classes too.
+-- table of fields; `is_a` and `tostring` work): `errors.define_class`.
+-- Used for the per-model DoesNotExist classes too.
+-- @function error_class
 -- @tparam string name
 -- @param parent a class or nil
 -- @tparam[opt] {string,...} fields structured fields shown by tostring
 -- @return the class
-function cqlengine.error_class(name, parent, fields)
-  local c = { name = name, parent = parent, __tostring = tostring_error }
-  c.__index = c
-  local all = {}
-  for _, f in ipairs(parent and parent.fields or {}) do all[#all + 1] = f end
-  for _, f in ipairs(fields or {}) do all[#all + 1] = f end
-  c.fields = #all > 0 and all or nil
-  return setmetatable(c, {
-    __index = parent or ErrorBase,
-    __call = function(cls, t)
-      t = t or {}
-      t.name = name
-      if t.message == nil then t.message = name end
-      return setmetatable(t, cls)
-    end,
-  })
-end
+cqlengine.error_class = errors.define_class
 
 local class = cqlengine.error_class
 
