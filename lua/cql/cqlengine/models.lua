@@ -264,6 +264,7 @@ local function using(stmt, o, ttl_ok)
   if o.timestamp ~= nil then stmt = stmt:using_timestamp(qb.param(o.timestamp)) end
   return stmt
 end
+M._using = using
 
 local function conditions(model, stmt, o)
   if o.if_exists then stmt = stmt:if_exists() end

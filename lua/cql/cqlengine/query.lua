@@ -519,10 +519,9 @@ local function run_write(self, stmt, conditional)
   return true
 end
 
+-- USING TTL / TIMESTAMP of the query set, as instances write them.
 local function write_options(self, stmt, ttl_ok)
-  if self.ttl_ ~= nil and ttl_ok then stmt = stmt:using_ttl(qb.param(self.ttl_)) end
-  if self.timestamp_ ~= nil then stmt = stmt:using_timestamp(qb.param(self.timestamp_)) end
-  return stmt
+  return require("cql.cqlengine.models")._using(stmt, { ttl = self.ttl_, timestamp = self.timestamp_ }, ttl_ok)
 end
 
 local function write_conditions(self, stmt)
