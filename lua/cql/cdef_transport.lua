@@ -89,6 +89,7 @@ typedef struct cq_response {
 typedef struct cq_diag { char msg[192]; } cq_diag;
 int cq_response_decode(cq_response *out, int version, int flags, int opcode, const uint8_t *body,
                        size_t len, cq_arena *arena, cq_diag *diag);
+long cq_response_message_offset(int version, int flags, const uint8_t *body, size_t len);
 
 typedef struct cq_frame_header {
   uint8_t version, response, flags, opcode; int16_t stream; uint32_t length;

@@ -407,6 +407,34 @@ TEST(flag_prefixes_tracing_warnings_payload) {
   cq_arena_free(&a);
 }
 
+TEST(message_offset_skips_the_flag_prefixes) {
+  static const uint8_t uuid[16] = {0};
+  int flags = CQ_FLAG_TRACING | CQ_FLAG_WARNING | CQ_FLAG_CUSTOM_PAYLOAD;
+  b_reset();
+  raw(uuid, 16);
+  u16(2);
+  str("w1");
+  str("warning two");
+  u16(2);
+  str("k");
+  i32(2);
+  raw("vv", 2);
+  str("null");
+  i32(-1);
+  size_t prefix = B.len;
+  i32(CQ_RESULT_VOID);
+  CHECK_EQ(cq_response_message_offset(4, flags, B.data, B.len), (long)prefix);
+  CHECK_EQ(cq_response_message_offset(5, CQ_FLAG_WARNING | CQ_FLAG_CUSTOM_PAYLOAD, B.data + 16,
+                                      B.len - 16),
+           (long)(prefix - 16));
+  /* v3 has only tracing; no flags: the message starts at once. */
+  CHECK_EQ(cq_response_message_offset(3, flags, B.data, B.len), 16);
+  CHECK_EQ(cq_response_message_offset(4, 0, B.data, B.len), 0);
+  /* Every body cut inside the prefix is too short. */
+  for (size_t k = 0; k < prefix; k++)
+    CHECK_EQ(cq_response_message_offset(4, flags, B.data, k), -1);
+}
+
 /* ---- RESULT ---- */
 
 TEST(result_void_and_set_keyspace) {

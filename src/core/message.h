@@ -353,6 +353,11 @@ int cq_request_decode(cq_request *out, int version, int flags, int opcode, const
 int cq_response_decode(cq_response *out, int version, int flags, int opcode, const uint8_t *body,
                        size_t len, cq_arena *arena, cq_diag *diag);
 
+/* Where the message proper starts in a response body: after the tracing id,
+ * the warnings and the custom payload that flags announce (what
+ * cq_response_decode skips first). -1 when the body is too short for them. */
+long cq_response_message_offset(int version, int flags, const uint8_t *body, size_t len);
+
 /* Decodes only Rows metadata (after the kind) from r; the building block of
  * RESULT Rows and Prepared results, exposed for the row decoder's tests. */
 int cq_rows_meta_decode(cq_reader *r, int version, cq_rows_meta *out, cq_arena *arena,

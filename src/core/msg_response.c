@@ -310,6 +310,23 @@ int cq_response_decode(cq_response *out, int version, int flags, int opcode, con
   }
 }
 
+long cq_response_message_offset(int version, int flags, const uint8_t *body, size_t len) {
+  cq_reader r;
+  size_t n;
+  cq_reader_init(&r, body, len);
+  if (flags & CQ_FLAG_TRACING) cq_read_raw(&r, 16);
+  if ((flags & CQ_FLAG_WARNING) && version >= CQ_PROTOCOL_V4)
+    for (unsigned count = cq_read_u16(&r); count > 0 && !r.err; count--)
+      cq_read_string(&r, &n);
+  if ((flags & CQ_FLAG_CUSTOM_PAYLOAD) && version >= CQ_PROTOCOL_V4) {
+    for (unsigned count = cq_read_u16(&r); count > 0 && !r.err; count--) {
+      cq_read_string(&r, &n);
+      cq_read_bytes(&r, &n);
+    }
+  }
+  return r.err ? -1 : (long)r.pos;
+}
+
 /* ---- Encoding ------------------------------------------------------------ */
 
 static void put_cl_received_blockfor(cq_buf *b, const cq_error *e) {

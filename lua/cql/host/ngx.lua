@@ -504,42 +504,6 @@ local function system_key(c, request)
   return c.pool .. "|" .. tonumber(C.cq_conn_version(c.cq)) .. "|" .. text
 end
 
-local FLAG_TRACING, FLAG_CUSTOM_PAYLOAD, FLAG_WARNING = 0x02, 0x04, 0x08
-
-local function u16(b, i) return b[i] * 256 + b[i + 1] end
-
--- Where the message proper starts in a response body: after the tracing
--- id, the warnings ([string list]) and the custom payload ([bytes map]),
--- in that order, when the flags say they are there; nil when the body is
--- too short for what the flags announce.
-local function message_offset(flags, b, n)
-  local i = 0
-  if bit.band(flags, FLAG_TRACING) ~= 0 then i = 16 end
-  if bit.band(flags, FLAG_WARNING) ~= 0 then
-    if i + 2 > n then return nil end
-    local entries = u16(b, i)
-    i = i + 2
-    for _ = 1, entries do
-      if i + 2 > n then return nil end
-      i = i + 2 + u16(b, i)
-    end
-  end
-  if bit.band(flags, FLAG_CUSTOM_PAYLOAD) ~= 0 then
-    if i + 2 > n then return nil end
-    local entries = u16(b, i)
-    i = i + 2
-    for _ = 1, entries do
-      if i + 2 > n then return nil end
-      i = i + 2 + u16(b, i) -- the key, a [string]
-      if i + 4 > n then return nil end
-      local len = bit.tobit(((b[i] * 256 + b[i + 1]) * 256 + b[i + 2]) * 256 + b[i + 3])
-      i = i + 4 + math.max(len, 0) -- the value, [bytes] (negative: null)
-    end
-  end
-  if i > n then return nil end
-  return i
-end
-
 -- Looks at a RESPONSE before its handler: a USE changes what pooling may
 -- assume; a PREPARE's RESULT is cached; an UNPREPARED invalidates the cache.
 -- Warnings and the like before the message are skipped: a server under
@@ -551,8 +515,10 @@ local function inspect(c, ev)
   local uid = tonumber(ev.user_id)
   local key = c.prepares and c.prepares[uid]
   if key then c.prepares[uid] = nil end
-  local at = message_offset(h.flags, b, n)
-  if not at or n - at < 4 then return end
+  -- The codec's own answer to where the message starts (after tracing id,
+  -- warnings and custom payload).
+  local at = tonumber(C.cq_response_message_offset(h.version, h.flags, b, n))
+  if at < 0 or n - at < 4 then return end
   if type(key) == "table" then -- a system query: rows, all in one page, nothing before them
     if h.opcode == OP_RESULT and at == 0 and b[3] == 2 and n >= 8 and bit.band(b[7], 0x02) == 0 then
       system_cache[key.key] = { ffi.string(b, n), ngx.now() + NgxHost.system_cache_ttl }
