@@ -1,7 +1,8 @@
 /* libFuzzer target: response bodies. Byte 0 picks the protocol version,
  * byte 1 the opcode, byte 2 the frame flags; the rest is the body. A body
  * that decodes must re-encode, and the re-encoded body must decode to an
- * equal structure. */
+ * equal structure. The message offset stays inside the body, and a body
+ * that decodes has one. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -20,7 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cq_arena_init(&a, 0);
   cq_response r1, r2;
   cq_diag d;
+  long at = cq_response_message_offset(version, flags, body, len);
+  if (at < -1 || at > (long)len) abort();
   if (cq_response_decode(&r1, version, flags, opcode, body, len, &a, &d) == CQ_OK) {
+    if (at < 0) abort();
     cq_buf b;
     cq_buf_init(&b);
     if (cq_response_encode(&b, version, flags, &r1) != CQ_OK) abort();
